@@ -1,0 +1,157 @@
+"""Settings from the environment (and an optional ``.env``), validated once at start-up."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.db.url import AsyncDatabaseURL, DatabaseURLError, to_async_url
+
+DEFAULT_CORS_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000"]
+CLERK_API_URL = "https://api.clerk.com"
+# Values copied from .env.example; a deployment that still carries them is misconfigured.
+PLACEHOLDER_SECRETS = {"sk_test_...", "whsec_...", "sk_live_...", "changeme", ""}
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    staging = "staging"
+    production = "production"
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable service; the message says what to set."""
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CSV = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # --- required -----------------------------------------------------------------------
+    database_url: str
+    clerk_secret_key: SecretStr
+    clerk_webhook_secret: SecretStr
+
+    # --- runtime ------------------------------------------------------------------------
+    environment: Environment = Environment.development
+    infra_mode: Literal["cloud-dev", "local"] = "local"
+    redis_url: str | None = None
+    sentry_dsn: str | None = None
+    cors_origins: CSV = Field(default_factory=lambda: list(DEFAULT_CORS_ORIGINS))
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    health_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    database_pool_size: int = Field(default=10, ge=1)
+
+    # --- Clerk session verification -----------------------------------------------------
+    clerk_jwt_key: str | None = None
+    clerk_api_url: str = CLERK_API_URL
+    clerk_authorized_parties: CSV | None = None
+    clerk_issuer: str | None = None
+    clerk_jwt_leeway_seconds: int = Field(default=5, ge=0, le=300)
+    clerk_jwks_cache_ttl_seconds: int = Field(default=3600, ge=1)
+    clerk_jwks_refresh_interval_seconds: int = Field(default=30, ge=0)
+    clerk_webhook_delete_enabled: bool = False
+
+    # --- language models and embeddings -------------------------------------------------
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+
+    # --- workers ------------------------------------------------------------------------
+    worker_heartbeat_ttl_seconds: int = Field(default=300, ge=10)
+
+    @field_validator("cors_origins", "clerk_authorized_parties", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_usable(cls, value: str) -> str:
+        try:
+            to_async_url(value)
+        except DatabaseURLError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholders_in_production(self) -> Settings:
+        if self.environment is not Environment.production:
+            return self
+        bad = [
+            name.upper()
+            for name in ("clerk_secret_key", "clerk_webhook_secret")
+            if _is_placeholder(getattr(self, name).get_secret_value())
+        ]
+        if self.openai_api_key is not None and _is_placeholder(self.openai_api_key.get_secret_value()):
+            bad.append("OPENAI_API_KEY")
+        if bad:
+            raise ValueError(f"placeholder secrets are not allowed in production: {', '.join(bad)}")
+        return self
+
+    @cached_property
+    def async_database(self) -> AsyncDatabaseURL:
+        return to_async_url(self.database_url)
+
+    @property
+    def async_database_url(self) -> str:
+        return self.async_database.url
+
+    @property
+    def authorized_parties(self) -> list[str]:
+        """``CLERK_AUTHORIZED_PARTIES``, defaulting to the CORS origins (the web app's origins)."""
+        if self.clerk_authorized_parties is not None:
+            return self.clerk_authorized_parties
+        return self.cors_origins
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.production
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format == "auto":
+            return self.environment in (Environment.production, Environment.staging)
+        return self.log_format == "json"
+
+
+def _is_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return lowered in PLACEHOLDER_SECRETS or "..." in lowered or "your_" in lowered or "replace" in lowered
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning pydantic's error list into one readable message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    missing: list[str] = []
+    invalid: list[str] = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]).upper() or "SETTINGS"
+        if error["type"] == "missing":
+            missing.append(name)
+        else:
+            invalid.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+    lines = []
+    if missing:
+        lines.append("missing required environment variables: " + ", ".join(missing))
+    lines.extend("invalid setting " + item for item in invalid)
+    return "Delight cannot start: " + "; ".join(lines) + " (see packages/backend/.env.example)"

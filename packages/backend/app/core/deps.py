@@ -1,0 +1,50 @@
+"""One-line dependencies over the lifespan's resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from arq.connections import ArqRedis
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.jobs import discard_jobs, send_jobs
+from app.core.resources import Resources
+
+
+def get_resources(request: Request) -> Resources:
+    return request.app.state.resources  # type: ignore[no-any-return]
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_redis(request: Request) -> ArqRedis | None:
+    return get_resources(request).redis
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's transaction: committed when the endpoint returns, rolled back if it raises.
+
+    Function scope makes the commit happen before the response is sent, so a client never sees a
+    success whose commit later failed. Jobs queued with ``defer_job`` are sent after the commit.
+    """
+    resources = get_resources(request)
+    async with resources.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            discard_jobs(session)
+            await session.rollback()
+            raise
+        await send_jobs(session, resources.redis)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+RedisDep = Annotated[ArqRedis | None, Depends(get_redis)]

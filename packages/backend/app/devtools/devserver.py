@@ -1,0 +1,89 @@
+"""``delight dev``: embedded services (when no URLs are given), migrations, API with reload, worker."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from app.devtools.embedded import EmbeddedService, start_postgres, start_redis
+
+BACKEND_DIR = Path(__file__).resolve().parents[2]
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("DELIGHT_DATA_DIR", BACKEND_DIR / ".delight")).resolve()
+
+
+def dev_secrets(directory: Path) -> dict[str, str]:
+    """Local-only secrets, generated once and kept (git-ignored) so restarts keep working."""
+    path = directory / "dev-secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
+    values = {
+        "CLERK_SECRET_KEY": "sk_test_delight_local_" + secrets.token_hex(16),
+        "CLERK_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return values
+
+
+def prepare_environment(directory: Path) -> list[EmbeddedService]:
+    """Fill os.environ with what the service needs, starting embedded services where no URL is set."""
+    started: list[EmbeddedService] = []
+    if not os.environ.get("DATABASE_URL"):
+        postgres = start_postgres(directory / "postgres")
+        started.append(postgres)
+        os.environ["DATABASE_URL"] = postgres.url
+    if not os.environ.get("REDIS_URL"):
+        redis = start_redis(directory / "redis")
+        started.append(redis)
+        os.environ["REDIS_URL"] = redis.url
+    for key, value in dev_secrets(directory).items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("ENVIRONMENT", "development")
+    return started
+
+
+def run_dev(host: str, port: int, reload: bool, with_worker: bool) -> None:
+    from app.cli import run_migrations  # noqa: PLC0415 - avoid an import cycle with the CLI
+
+    directory = data_dir()
+    started = prepare_environment(directory)
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        typer.echo("applying migrations ...")
+        run_migrations(os.environ["DATABASE_URL"])
+        if with_worker:
+            worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=BACKEND_DIR)
+        base = f"http://{host}:{port}"
+        typer.echo(
+            "\nDelight is starting:\n"
+            f"  API       {base}/\n"
+            f"  Health    {base}/api/v1/health\n"
+            f"  Docs      {base}/docs\n"
+            f"  Data      {directory} (embedded services: {len(started)})\n"
+            "Press Ctrl-C to stop everything.\n"
+        )
+        import uvicorn  # noqa: PLC0415
+
+        uvicorn.run("main:app", host=host, port=port, reload=reload, app_dir=str(BACKEND_DIR),
+                    reload_dirs=[str(BACKEND_DIR / "app")] if reload else None, log_config=None)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        for service in reversed(started):
+            service.stop()
+        typer.echo("stopped.")

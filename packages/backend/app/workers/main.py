@@ -1,0 +1,62 @@
+"""ARQ worker: settings, lifecycle and the job registry (``delight worker`` runs it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+from arq.typing import WorkerCoroutine
+from arq.worker import Worker
+
+from app.core.config import Settings
+from app.core.logging import get_logger
+from app.core.resources import create_resources
+from app.workers.heartbeat import write_heartbeat
+
+log = get_logger("delight.worker")
+
+
+async def heartbeat(ctx: dict[str, Any]) -> str:
+    """Cron: record that this worker is alive (read back by /api/v1/health)."""
+    settings: Settings = ctx["settings"]
+    return await write_heartbeat(ctx["redis"], settings.worker_heartbeat_ttl_seconds)
+
+
+# Later domains register their jobs here; names are the job identifiers ARQ stores.
+FUNCTIONS: list[WorkerCoroutine] = [heartbeat]
+
+
+def cron_jobs(settings: Settings) -> list[Any]:
+    return [cron(heartbeat, second=0, run_at_startup=True)]  # type: ignore[arg-type]
+
+
+def create_worker(settings: Settings, **overrides: Any) -> Worker:
+    """Build a worker bound to ``settings``; tests pass ``burst=True``."""
+    if not settings.redis_url:
+        raise SystemExit("REDIS_URL is not set: the worker needs Redis to receive jobs.")
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        resources = create_resources(settings)
+        ctx.update(settings=settings, resources=resources, sessions=resources.sessions)
+        log.info("worker_started", functions=[f.__name__ for f in FUNCTIONS])
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        resources = ctx.get("resources")
+        if resources is not None:
+            await resources.close()
+        log.info("worker_stopped")
+
+    options: dict[str, Any] = {
+        "functions": FUNCTIONS,
+        "cron_jobs": cron_jobs(settings),
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "max_jobs": 10,
+        "job_timeout": 600,
+        "keep_result": 3600,
+        "handle_signals": True,
+    }
+    options.update(overrides)
+    return Worker(**options)
