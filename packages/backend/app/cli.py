@@ -13,8 +13,11 @@ from app.core.config import ConfigError, Settings, load_settings
 from app.core.logging import configure_logging
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
-cli = typer.Typer(help="Delight backend: development server, worker, migrations and maintenance.",
-                  no_args_is_help=True, add_completion=False)
+cli = typer.Typer(
+    help="Delight backend: development server, worker, migrations and maintenance.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 def _settings_or_exit() -> Settings:
@@ -76,7 +79,6 @@ def main() -> None:
     if Path.cwd() != BACKEND_DIR and str(BACKEND_DIR) not in sys.path:
         sys.path.insert(0, str(BACKEND_DIR))
     cli()
-
 
 
 if __name__ == "__main__":

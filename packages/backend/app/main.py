@@ -38,9 +38,13 @@ def _init_sentry(settings: Settings) -> None:
         return
     import sentry_sdk  # noqa: PLC0415 - only imported when configured
 
-    sentry_sdk.init(dsn=settings.sentry_dsn, environment=settings.environment.value,
-                    release=f"delight-backend@{__version__}", send_default_pii=False,
-                    traces_sample_rate=0.0)
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn,
+        environment=settings.environment.value,
+        release=f"delight-backend@{__version__}",
+        send_default_pii=False,
+        traces_sample_rate=0.0,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,8 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "name": "Delight API",
             "version": __version__,
             "environment": settings.environment.value,
-            "links": {"health": "/api/v1/health", "docs": "/docs", "redoc": "/redoc",
-                      "openapi": "/openapi.json"},
+            "links": {
+                "health": "/api/v1/health",
+                "docs": "/docs",
+                "redoc": "/redoc",
+                "openapi": "/openapi.json",
+            },
         }
 
     return app

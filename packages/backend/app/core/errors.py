@@ -79,8 +79,11 @@ class RateLimited(AppError):
     message = "Too many requests"
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
-        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))},
-                         details={"retry_after": max(1, retry_after)})
+        super().__init__(
+            message,
+            headers={"Retry-After": str(max(1, retry_after))},
+            details={"retry_after": max(1, retry_after)},
+        )
 
 
 class ServiceUnavailable(AppError):
@@ -89,9 +92,18 @@ class ServiceUnavailable(AppError):
     message = "Service temporarily unavailable"
 
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
-               413: "payload_too_large", 415: "unsupported_media_type", 429: "rate_limited"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
 
 
 def error_response(

@@ -13,8 +13,17 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 user_id_var: ContextVar[str | None] = ContextVar("user_id", default=None)
 
 # Keys whose values never reach a log line, whatever a caller passes.
-_SECRET_KEYS = {"authorization", "token", "password", "secret", "api_key", "clerk_secret_key",
-                "clerk_webhook_secret", "openai_api_key", "cookie"}
+_SECRET_KEYS = {
+    "authorization",
+    "token",
+    "password",
+    "secret",
+    "api_key",
+    "clerk_secret_key",
+    "clerk_webhook_secret",
+    "openai_api_key",
+    "cookie",
+}
 
 
 def _add_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -75,4 +84,4 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)

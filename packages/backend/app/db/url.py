@@ -7,11 +7,24 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 ASYNC_SCHEME = "postgresql+asyncpg"
-_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg", "postgresql+psycopg2"}
+_POSTGRES_SCHEMES = {
+    "postgres",
+    "postgresql",
+    "postgresql+asyncpg",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+}
 _SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 # Options asyncpg understands as connect() keyword arguments and that SQLAlchemy passes through.
-_PASSTHROUGH = {"host", "port", "ssl", "timeout", "command_timeout", "target_session_attrs",
-                "prepared_statement_cache_size"}
+_PASSTHROUGH = {
+    "host",
+    "port",
+    "ssl",
+    "timeout",
+    "command_timeout",
+    "target_session_attrs",
+    "prepared_statement_cache_size",
+}
 
 
 class DatabaseURLError(ValueError):

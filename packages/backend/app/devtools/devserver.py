@@ -75,8 +75,15 @@ def run_dev(host: str, port: int, reload: bool, with_worker: bool) -> None:
         )
         import uvicorn  # noqa: PLC0415
 
-        uvicorn.run("main:app", host=host, port=port, reload=reload, app_dir=str(BACKEND_DIR),
-                    reload_dirs=[str(BACKEND_DIR / "app")] if reload else None, log_config=None)
+        uvicorn.run(
+            "main:app",
+            host=host,
+            port=port,
+            reload=reload,
+            app_dir=str(BACKEND_DIR),
+            reload_dirs=[str(BACKEND_DIR / "app")] if reload else None,
+            log_config=None,
+        )
     finally:
         if worker is not None:
             worker.terminate()

@@ -28,7 +28,7 @@ FUNCTIONS: list[WorkerCoroutine] = [heartbeat]
 
 
 def cron_jobs(settings: Settings) -> list[Any]:
-    return [cron(heartbeat, second=0, run_at_startup=True)]  # type: ignore[arg-type]
+    return [cron(heartbeat, second=0, run_at_startup=True)]
 
 
 def create_worker(settings: Settings, **overrides: Any) -> Worker:
@@ -39,7 +39,7 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
     async def on_startup(ctx: dict[str, Any]) -> None:
         resources = create_resources(settings)
         ctx.update(settings=settings, resources=resources, sessions=resources.sessions)
-        log.info("worker_started", functions=[f.__name__ for f in FUNCTIONS])
+        log.info("worker_started", functions=[getattr(f, "__name__", str(f)) for f in FUNCTIONS])
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         resources = ctx.get("resources")

@@ -50,8 +50,12 @@ def run_migrations_offline() -> None:
 
 
 def _run_sync(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      include_object=_include_object, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        include_object=_include_object,
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -37,16 +37,25 @@ def upgrade() -> None:
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("user_id", sa.UUID(), nullable=False),
         sa.Column("theme", sa.String(length=16), server_default="system", nullable=False),
-        sa.Column("custom_hours", postgresql.JSONB(astext_type=sa.Text()),
-                  server_default=sa.text("'{}'::jsonb"), nullable=False),
-        sa.Column("communication_preferences", postgresql.JSONB(astext_type=sa.Text()),
-                  server_default=sa.text("'{}'::jsonb"), nullable=False),
+        sa.Column(
+            "custom_hours",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column(
+            "communication_preferences",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("onboarding_completed", sa.Boolean(), server_default="false", nullable=False),
         sa.Column("onboarding_completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_user_preferences_user_id_users"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_user_preferences_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_preferences")),
         sa.UniqueConstraint("user_id", name=op.f("uq_user_preferences_user_id")),
     )

@@ -1,0 +1,117 @@
+"""Shared fixtures: real, migrated PostgreSQL and real Redis; the real app over ASGI."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from app.cli import run_migrations
+from app.core.config import Settings
+from app.db.url import to_async_url
+from app.main import create_app
+from app.models import Base
+from tests.support.services import ServiceURLs, service_urls
+
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[ServiceURLs]:
+    with service_urls() as found:
+        run_migrations(found.database_url)
+        yield found
+
+
+def make_settings(services: ServiceURLs, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": services.database_url,
+        "redis_url": services.redis_url,
+        "clerk_secret_key": "sk_test_delight_tests",
+        "clerk_webhook_secret": WEBHOOK_SECRET,
+        "environment": "test",
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings_factory(services: ServiceURLs) -> Any:
+    def factory(**overrides: Any) -> Settings:
+        return make_settings(services, **overrides)
+
+    return factory
+
+
+@pytest.fixture
+def settings(settings_factory: Any) -> Settings:
+    return settings_factory()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+async def engine(services: ServiceURLs) -> AsyncIterator[AsyncEngine]:
+    db = to_async_url(services.database_url)
+    engine = create_async_engine(db.url, connect_args=db.connect_args)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def redis(services: ServiceURLs) -> AsyncIterator[Redis]:
+    client = Redis.from_url(services.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+async def _clean_state(engine: AsyncEngine, redis: Redis) -> AsyncIterator[None]:
+    """Every test starts from empty tables and an empty Redis database."""
+    yield
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await redis.flushdb()
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session for arranging and asserting, separate from the app's own."""
+    async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+        yield session
+
+
+@pytest.fixture
+async def app_factory() -> AsyncIterator[Any]:
+    """Build the real app for given settings and run its lifespan; closed after the test."""
+    stacks: list[Any] = []
+
+    async def factory(settings: Settings) -> Any:
+        app = create_app(settings)
+        context = app.router.lifespan_context(app)
+        await context.__aenter__()
+        stacks.append(context)
+        return app
+
+    yield factory
+    for context in reversed(stacks):
+        await context.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def app(app_factory: Any, settings: Settings) -> Any:
+    return await app_factory(settings)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
