@@ -63,6 +63,18 @@ def worker(burst: Annotated[bool, typer.Option(help="Exit when the queue is empt
     create_worker(settings, burst=burst).run()
 
 
+@cli.command("dev-token")
+def dev_token(
+    user: Annotated[str, typer.Option(help="Clerk user id (the token's sub)")] = "user_dev",
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds", min=1)] = 3600,
+) -> None:
+    """Print a development session token signed with the local key pair `delight dev` uses."""
+    from app.devtools.devserver import data_dir  # noqa: PLC0415
+    from app.devtools.devserver import dev_token as mint
+
+    typer.echo(mint(data_dir(), user, ttl))
+
+
 @cli.command()
 def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Apply migrations to DATABASE_URL (same as `alembic upgrade head`)."""

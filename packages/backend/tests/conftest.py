@@ -18,9 +18,12 @@ from app.core.config import Settings
 from app.db.url import to_async_url
 from app.main import create_app
 from app.models import Base
+from tests.support.auth import TestKey, bearer
 from tests.support.services import ServiceURLs, service_urls
 
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+# One signing key for the session; its public half is the app's CLERK_JWT_KEY by default.
+SIGNING_KEY = TestKey(kid="ins_test_key_1")
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +39,7 @@ def make_settings(services: ServiceURLs, **overrides: Any) -> Settings:
         "redis_url": services.redis_url,
         "clerk_secret_key": "sk_test_delight_tests",
         "clerk_webhook_secret": WEBHOOK_SECRET,
+        "clerk_jwt_key": SIGNING_KEY.public_pem,
         "environment": "test",
         "log_level": "WARNING",
     }
@@ -115,3 +119,18 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> TestKey:
+    return SIGNING_KEY
+
+
+@pytest.fixture
+def auth_headers() -> Any:
+    """``auth_headers("user_a")`` → headers with a fresh, valid session token for that Clerk user."""
+
+    def make(sub: str = "user_test", **claims: Any) -> dict[str, str]:
+        return bearer(SIGNING_KEY.mint(sub, **claims))
+
+    return make

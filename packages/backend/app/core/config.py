@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.core.keys import is_development_key, load_public_key
 from app.db.url import AsyncDatabaseURL, DatabaseURLError, to_async_url
 
 DEFAULT_CORS_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000"]
@@ -87,6 +88,16 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("clerk_jwt_key")
+    @classmethod
+    def _jwt_key_is_rsa(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                load_public_key(value)
+            except ValueError as exc:
+                raise ValueError(f"not a PEM RSA public key ({exc})") from None
+        return value or None
+
     @model_validator(mode="after")
     def _no_placeholders_in_production(self) -> Settings:
         if self.environment is not Environment.production:
@@ -100,6 +111,8 @@ class Settings(BaseSettings):
             bad.append("OPENAI_API_KEY")
         if bad:
             raise ValueError(f"placeholder secrets are not allowed in production: {', '.join(bad)}")
+        if self.clerk_jwt_key and is_development_key(load_public_key(self.clerk_jwt_key)):
+            raise ValueError("CLERK_JWT_KEY is a `delight dev` development key; production needs Clerk's key")
         return self
 
     @cached_property

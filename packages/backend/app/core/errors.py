@@ -46,7 +46,13 @@ class Unauthorized(AppError):
     message = "Authentication required"
 
     def __init__(self, reason: str = "unauthorized", message: str | None = None) -> None:
-        super().__init__(message, code=reason, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        # The reason code tells a client what to do (refresh, sign in); nothing more is revealed.
+        super().__init__(
+            message or "Authentication required",
+            code=reason,
+            details={"reason": reason},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 class Forbidden(AppError):

@@ -8,6 +8,7 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.security import KeyProvider, TokenVerifier, create_key_provider
 from app.db.engine import create_engine, create_session_factory
 
 
@@ -17,8 +18,11 @@ class Resources:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     redis: ArqRedis | None
+    keys: KeyProvider
+    verifier: TokenVerifier
 
     async def close(self) -> None:
+        await self.keys.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
@@ -39,4 +43,12 @@ def create_redis(settings: Settings) -> ArqRedis | None:
 
 def create_resources(settings: Settings) -> Resources:
     engine = create_engine(settings)
-    return Resources(settings, engine, create_session_factory(engine), create_redis(settings))
+    keys = create_key_provider(settings)
+    return Resources(
+        settings,
+        engine,
+        create_session_factory(engine),
+        create_redis(settings),
+        keys,
+        TokenVerifier(settings, keys),
+    )

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import typer
 
+from app.core.config import DEFAULT_CORS_ORIGINS
+from app.devtools.devkeys import DEV_ISSUER, ensure_key_pair, mint_token
 from app.devtools.embedded import EmbeddedService, start_postgres, start_redis
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
@@ -49,8 +51,19 @@ def prepare_environment(directory: Path) -> list[EmbeddedService]:
         os.environ["REDIS_URL"] = redis.url
     for key, value in dev_secrets(directory).items():
         os.environ.setdefault(key, value)
+    if not os.environ.get("CLERK_JWT_KEY"):
+        os.environ["CLERK_JWT_KEY"] = ensure_key_pair(directory)[1]
     os.environ.setdefault("ENVIRONMENT", "development")
     return started
+
+
+def dev_token(directory: Path, user_id: str, ttl_seconds: int) -> str:
+    """A token the development server accepts (its CLERK_JWT_KEY is this key pair's public half)."""
+    origins = os.environ.get("CORS_ORIGINS", ",".join(DEFAULT_CORS_ORIGINS))
+    parties = os.environ.get("CLERK_AUTHORIZED_PARTIES") or origins
+    private_pem, _ = ensure_key_pair(directory)
+    issuer = os.environ.get("CLERK_ISSUER") or DEV_ISSUER
+    return mint_token(private_pem, user_id, ttl_seconds, parties.split(",")[0].strip(), issuer)
 
 
 def run_dev(host: str, port: int, reload: bool, with_worker: bool) -> None:
@@ -65,12 +78,16 @@ def run_dev(host: str, port: int, reload: bool, with_worker: bool) -> None:
         if with_worker:
             worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=BACKEND_DIR)
         base = f"http://{host}:{port}"
+        token = dev_token(directory, "user_dev", 24 * 3600)
         typer.echo(
             "\nDelight is starting:\n"
             f"  API       {base}/\n"
             f"  Health    {base}/api/v1/health\n"
             f"  Docs      {base}/docs\n"
-            f"  Data      {directory} (embedded services: {len(started)})\n"
+            f"  Data      {directory} (embedded services: {len(started)})\n\n"
+            "A development session token for user_dev (valid 24 h; more with `delight dev-token`):\n"
+            f"  export TOKEN={token}\n"
+            f'  curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/users/me\n\n'
             "Press Ctrl-C to stop everything.\n"
         )
         import uvicorn  # noqa: PLC0415

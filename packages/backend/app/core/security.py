@@ -1,0 +1,198 @@
+"""Clerk session-token verification: RS256 only, keys from CLERK_JWT_KEY or Clerk's JWKS.
+
+Every failure is an ``Unauthorized`` with a reason code; no code path skips verification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from app.core.config import Settings
+from app.core.errors import Unauthorized
+from app.core.keys import load_public_key
+from app.core.logging import get_logger
+
+log = get_logger(__name__)
+ALGORITHM = "RS256"
+
+
+@dataclass(frozen=True)
+class SessionClaims:
+    user_id: str  # Clerk user id (``sub``)
+    session_id: str
+    authorized_party: str | None
+    issuer: str | None
+    expires_at: int
+    raw: dict[str, Any]
+
+
+class KeyProvider(Protocol):
+    async def get_key(self, kid: str | None) -> RSAPublicKey | None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class StaticKeyProvider:
+    """``CLERK_JWT_KEY``: one PEM public key, verification without any network call."""
+
+    def __init__(self, pem: str) -> None:
+        self._key = load_public_key(pem)
+
+    async def get_key(self, kid: str | None) -> RSAPublicKey | None:
+        return self._key
+
+    async def aclose(self) -> None:
+        return None
+
+
+class JWKSKeyProvider:
+    """Keys from ``{CLERK_API_URL}/v1/jwks``, cached.
+
+    An unknown ``kid`` triggers at most one refetch per ``refresh_interval``; when the endpoint is
+    down, cached keys keep working (even past their TTL) and unknown kids are simply rejected.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        secret_key: str,
+        ttl: float,
+        refresh_interval: float,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._url = api_url.rstrip("/") + "/v1/jwks"
+        self._headers = {"Authorization": f"Bearer {secret_key}"}
+        self._ttl = ttl
+        self._refresh_interval = refresh_interval
+        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+        self._keys: dict[str, RSAPublicKey] = {}
+        self._fetched_at = 0.0  # last successful fetch
+        self._attempted_at = float("-inf")  # last attempt, successful or not
+        self._lock = asyncio.Lock()
+
+    async def get_key(self, kid: str | None) -> RSAPublicKey | None:
+        if kid is None:
+            return None
+        key = self._keys.get(kid)
+        stale = time.monotonic() - self._fetched_at > self._ttl
+        if key is not None and not stale:
+            return key
+        async with self._lock:  # one fetch at a time; waiters reuse its result
+            key = self._keys.get(kid)
+            now = time.monotonic()
+            stale = now - self._fetched_at > self._ttl
+            if (key is None or stale) and now - self._attempted_at >= self._refresh_interval:
+                await self._refresh()
+            return self._keys.get(kid)
+
+    async def _refresh(self) -> None:
+        self._attempted_at = time.monotonic()
+        try:
+            response = await self._client.get(self._url, headers=self._headers)
+            response.raise_for_status()
+            keys: dict[str, RSAPublicKey] = {}
+            for jwk in response.json().get("keys", []):
+                if jwk.get("kty") != "RSA" or not jwk.get("kid"):
+                    continue
+                key = jwt.PyJWK(jwk, algorithm=ALGORITHM).key
+                if isinstance(key, RSAPublicKey):
+                    keys[jwk["kid"]] = key
+        except (httpx.HTTPError, ValueError, jwt.PyJWKError) as exc:
+            log.warning("jwks_fetch_failed", error=type(exc).__name__, cached_keys=len(self._keys))
+            return
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+        log.info("jwks_refreshed", keys=len(keys))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def create_key_provider(settings: Settings) -> KeyProvider:
+    if settings.clerk_jwt_key:
+        return StaticKeyProvider(settings.clerk_jwt_key)
+    return JWKSKeyProvider(
+        settings.clerk_api_url,
+        settings.clerk_secret_key.get_secret_value(),
+        ttl=settings.clerk_jwks_cache_ttl_seconds,
+        refresh_interval=settings.clerk_jwks_refresh_interval_seconds,
+    )
+
+
+_PYJWT_REASONS: list[tuple[type[Exception], str]] = [
+    (jwt.ExpiredSignatureError, "expired"),
+    (jwt.ImmatureSignatureError, "not_yet_valid"),
+    (jwt.InvalidIssuedAtError, "not_yet_valid"),
+    (jwt.InvalidSignatureError, "invalid_signature"),
+    (jwt.InvalidIssuerError, "invalid_issuer"),
+    (jwt.MissingRequiredClaimError, "missing_claim"),
+    (jwt.InvalidAlgorithmError, "invalid_algorithm"),
+    (jwt.DecodeError, "malformed_token"),
+]
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings, keys: KeyProvider) -> None:
+        self._keys = keys
+        self._leeway = settings.clerk_jwt_leeway_seconds
+        self._issuer = settings.clerk_issuer
+        self._parties = frozenset(settings.authorized_parties)
+        self._jwt = jwt.PyJWT(options={"require": ["exp", "iat", "nbf", "sub"]})
+
+    async def verify(self, token: str) -> SessionClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError:
+            raise Unauthorized("malformed_token") from None
+        if header.get("alg") != ALGORITHM:
+            raise Unauthorized("invalid_algorithm")
+        kid = header.get("kid")
+        key = await self._keys.get_key(kid if isinstance(kid, str) else None)
+        if key is None:
+            raise Unauthorized("unknown_key")
+        try:
+            claims: dict[str, Any] = self._jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                leeway=self._leeway,
+                issuer=self._issuer,
+                options={"verify_aud": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(_reason(exc)) from None
+        sub, sid, azp = claims.get("sub"), claims.get("sid"), claims.get("azp")
+        if not isinstance(sub, str) or not sub:
+            raise Unauthorized("missing_claim")
+        if not isinstance(sid, str) or not sid:
+            raise Unauthorized("missing_claim")
+        if azp not in self._parties:
+            raise Unauthorized("invalid_authorized_party")
+        return SessionClaims(sub, sid, azp, claims.get("iss"), int(claims["exp"]), claims)
+
+
+def _reason(exc: Exception) -> str:
+    for kind, reason in _PYJWT_REASONS:
+        if isinstance(exc, kind):
+            return reason
+    return "invalid_token"
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer`` header, or ``Unauthorized``."""
+    if not authorization:
+        raise Unauthorized("missing_token")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthorized("invalid_authorization_header")
+    token = token.strip()
+    if not token:
+        raise Unauthorized("missing_token")
+    return token

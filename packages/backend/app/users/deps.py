@@ -1,0 +1,42 @@
+"""``CurrentUser``: the verified Clerk session's user, provisioned just in time."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.core.deps import ResourcesDep, SessionDep
+from app.core.logging import user_id_var
+from app.core.security import SessionClaims, bearer_token
+from app.models import User
+from app.users import repository
+
+# Declared for the OpenAPI security scheme only; the raw header is parsed below so that every
+# failure gets our 401 body and reason code.
+_bearer_scheme = HTTPBearer(auto_error=False, description="Clerk session token")
+
+
+async def session_claims(
+    request: Request,
+    resources: ResourcesDep,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+) -> SessionClaims:
+    claims = await resources.verifier.verify(bearer_token(request.headers.get("authorization")))
+    user_id_var.set(claims.user_id)
+    return claims
+
+
+async def current_user(
+    claims: Annotated[SessionClaims, Depends(session_claims)], session: SessionDep
+) -> User:
+    user = await repository.get_by_clerk_id(session, claims.user_id)
+    if user is None:
+        # Webhooks are eventually consistent: the first request may arrive before user.created.
+        user = await repository.provision(session, claims.user_id)
+    return user
+
+
+Claims = Annotated[SessionClaims, Depends(session_claims)]
+CurrentUser = Annotated[User, Depends(current_user)]

@@ -1,0 +1,64 @@
+"""Queries for users and their preferences."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import User, UserPreferences
+
+
+async def get_by_clerk_id(session: AsyncSession, clerk_user_id: str) -> User | None:
+    result = await session.execute(select(User).where(User.clerk_user_id == clerk_user_id))
+    return result.scalar_one_or_none()
+
+
+async def provision(session: AsyncSession, clerk_user_id: str) -> User:
+    """Create the user (and default preferences) if missing; safe under concurrent first requests.
+
+    ``ON CONFLICT DO NOTHING`` lets exactly one of two racing transactions insert; the other waits
+    for it and then reads the committed row.
+    """
+    inserted = await session.execute(
+        insert(User)
+        .values(clerk_user_id=clerk_user_id)
+        .on_conflict_do_nothing(index_elements=[User.clerk_user_id])
+        .returning(User.id)
+    )
+    user_id = inserted.scalar_one_or_none()
+    if user_id is not None:
+        await ensure_preferences(session, user_id)
+    user = await get_by_clerk_id(session, clerk_user_id)
+    assert user is not None  # inserted here or committed by the transaction we waited for
+    return user
+
+
+async def ensure_preferences(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(
+        insert(UserPreferences)
+        .values(user_id=user_id)
+        .on_conflict_do_nothing(index_elements=[UserPreferences.user_id])
+    )
+
+
+async def get_preferences(session: AsyncSession, user_id: uuid.UUID) -> UserPreferences:
+    result = await session.execute(select(UserPreferences).where(UserPreferences.user_id == user_id))
+    preferences = result.scalar_one_or_none()
+    if preferences is None:  # e.g. a row removed by hand: recreate the defaults
+        await ensure_preferences(session, user_id)
+        result = await session.execute(select(UserPreferences).where(UserPreferences.user_id == user_id))
+        preferences = result.scalar_one()
+    return preferences
+
+
+async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Delete the user row; every table holding user data cascades from ``users.id``."""
+    result = await session.execute(delete(User).where(User.id == user_id).returning(User.id))
+    return result.scalar_one_or_none() is not None
+
+
+async def get_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)

@@ -1,0 +1,83 @@
+"""User profile, preferences, export and erasure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.logging import get_logger
+from app.models import User, UserPreferences
+from app.users import repository
+from app.users.data import build_export, export_section, run_erase_hooks
+from app.users.schemas import PreferencesOut, PreferencesUpdate, UserOut, UserUpdate
+
+log = get_logger(__name__)
+
+
+async def update_profile(session: AsyncSession, user: User, changes: UserUpdate) -> User:
+    for field, value in changes.model_dump(exclude_unset=True).items():
+        if value is None:
+            continue  # explicit nulls leave required fields untouched
+        setattr(user, field, value)
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+async def update_preferences(
+    session: AsyncSession, user: User, changes: PreferencesUpdate
+) -> UserPreferences:
+    preferences = await repository.get_preferences(session, user.id)
+    data = changes.model_dump(exclude_unset=True, exclude_none=True)
+    if "theme" in data:
+        preferences.theme = data["theme"]
+    # Nested objects merge into what is stored, so a client can change one key at a time.
+    if "custom_hours" in data:
+        preferences.custom_hours = {**preferences.custom_hours, **data["custom_hours"]}
+    if "communication_preferences" in data:
+        preferences.communication_preferences = {
+            **preferences.communication_preferences,
+            **data["communication_preferences"],
+        }
+    if "onboarding_completed" in data:
+        done = data["onboarding_completed"]
+        if done and not preferences.onboarding_completed:
+            preferences.onboarding_completed_at = datetime.now(UTC)
+        if not done:
+            preferences.onboarding_completed_at = None
+        preferences.onboarding_completed = done
+    await session.flush()
+    await session.refresh(preferences)
+    return preferences
+
+
+async def export_user(session: AsyncSession, user: User) -> dict[str, Any]:
+    return {
+        "exported_at": datetime.now(UTC).isoformat(),
+        "format_version": 1,
+        **await build_export(session, user.id),
+    }
+
+
+async def erase_user(session: AsyncSession, redis: Any, user: User) -> None:
+    """Remove every row of the user's data in the caller's transaction (cascades from users),
+    then the data other domains keep outside PostgreSQL."""
+    await repository.delete_user(session, user.id)
+    await session.flush()
+    if redis is not None:
+        await run_erase_hooks(redis, user.id, user.clerk_user_id)
+    log.info("user_erased", user_id=str(user.id))
+
+
+@export_section("user")
+async def _export_user(session: AsyncSession, user_id: Any) -> dict[str, Any]:
+    user = await repository.get_by_id(session, user_id)
+    return UserOut.model_validate(user).model_dump(mode="json") if user else {}
+
+
+@export_section("preferences")
+async def _export_preferences(session: AsyncSession, user_id: Any) -> dict[str, Any]:
+    preferences = await repository.get_preferences(session, user_id)
+    return PreferencesOut.model_validate(preferences).model_dump(mode="json")
