@@ -69,10 +69,9 @@ def dev_token(
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds", min=1)] = 3600,
 ) -> None:
     """Print a development session token signed with the local key pair `delight dev` uses."""
-    from app.devtools.devserver import data_dir  # noqa: PLC0415
-    from app.devtools.devserver import dev_token as mint
+    from app.devtools import devserver  # noqa: PLC0415
 
-    typer.echo(mint(data_dir(), user, ttl))
+    typer.echo(devserver.dev_token(devserver.data_dir(), user, ttl))
 
 
 @cli.command()
