@@ -11,6 +11,7 @@ import typer
 
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.logging import configure_logging
+from app.memory.cli import memory_cli
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 cli = typer.Typer(
@@ -77,12 +78,18 @@ def dev_token(
 @cli.command()
 def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Apply migrations to DATABASE_URL (same as `alembic upgrade head`)."""
-    url = os.environ.get("DATABASE_URL")
+    from dotenv import dotenv_values  # noqa: PLC0415
+
+    # Like alembic and Settings: the environment first, then a .env in the working directory.
+    url = os.environ.get("DATABASE_URL") or dotenv_values(".env").get("DATABASE_URL")
     if not url:
         typer.echo("DATABASE_URL is not set.", err=True)
         raise typer.Exit(78)
     run_migrations(url, revision)
     typer.echo(f"database migrated to {revision}")
+
+
+cli.add_typer(memory_cli, name="memory")
 
 
 def main() -> None:

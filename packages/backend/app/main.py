@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)  # ids, the access log and JSON 500s for the app below
+    # Outermost, so that errors (even the 500s above) carry CORS headers a browser can read.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -67,7 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["X-Request-ID", "Retry-After"],
     )
-    app.add_middleware(RequestContextMiddleware)  # outermost: ids and 500s for everything below
     app.include_router(api_router, prefix="/api/v1")
 
     @app.get("/", tags=["meta"], summary="Service name, version and links")

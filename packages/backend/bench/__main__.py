@@ -10,8 +10,11 @@ import bench
 
 
 def available() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
-                  and m.name not in {"report", "servers"})
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules(bench.__path__)
+        if not m.name.startswith("_") and m.name not in {"report", "servers"}
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -14,8 +14,13 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "benchmarks.md"
 
 def _commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,  # noqa: S607
-                             cwd=DOC.parent, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,  # noqa: S607
+            cwd=DOC.parent,
+            check=False,
+        )
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"

@@ -13,6 +13,8 @@ from app.core.keys import is_development_key, load_public_key
 from app.db.url import AsyncDatabaseURL, DatabaseURLError, to_async_url
 
 DEFAULT_CORS_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000"]
+# all-MiniLM-L6-v2, the default (local) embedding model, produces 384-dimensional vectors.
+LOCAL_EMBEDDING_DIMENSIONS = 384
 CLERK_API_URL = "https://api.clerk.com"
 # Values copied from .env.example; a deployment that still carries them is misconfigured.
 PLACEHOLDER_SECRETS = {"sk_test_...", "whsec_...", "sk_live_...", "changeme", ""}
@@ -39,7 +41,8 @@ CSV = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # Empty variables count as unset (``OPENAI_API_KEY=`` as in .env.example means "not configured").
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True)
 
     # --- required -----------------------------------------------------------------------
     database_url: str
@@ -70,6 +73,55 @@ class Settings(BaseSettings):
     # --- language models and embeddings -------------------------------------------------
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
+    # local: the bundled all-MiniLM-L6-v2 ONNX model (offline); openai: OPENAI_BASE_URL's /embeddings.
+    embedding_provider: Literal["local", "openai"] = "local"
+    # The OpenAI (or compatible) embedding model; the local provider's model is fixed.
+    embedding_model: str = "text-embedding-3-small"
+    # Size of memories.embedding, fixed by migration 0003: changing it needs a new migration and
+    # `delight memory reembed`. The local model produces 384; OpenAI is asked for this many.
+    embedding_dimensions: int = Field(default=LOCAL_EMBEDDING_DIMENSIONS, ge=1, le=2000)
+    embedding_batch_size: int = Field(default=32, ge=1, le=2048)
+    embedding_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+    # --- companion memory (docs/memory.md) ----------------------------------------------
+    memory_prune_retention_days: int = Field(default=30, ge=1)
+    memory_prune_hour: int = Field(default=2, ge=0, le=23)  # UTC
+    memory_prune_minute: int = Field(default=0, ge=0, le=59)
+    memory_prune_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    # Unset: the values calibrated for the configured model (app/memory/embeddings.py).
+    memory_similarity_floor: float | None = Field(default=None, ge=0, le=1)
+    memory_duplicate_threshold: float | None = Field(default=None, gt=0, le=1)
+    # Users with at most this many embedded memories are searched exactly; above it, the HNSW
+    # index with this ef_search (pgvector filters by user after the index scan).
+    memory_exact_search_max_rows: int = Field(default=20_000, ge=0)
+    memory_hnsw_ef_search: int = Field(default=400, ge=10, le=1000)
+
+    # --- companion "Eliza" (docs/companion.md) ------------------------------------------
+    # auto: the OpenAI-compatible model when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline.
+    companion_provider: Literal["auto", "openai", "offline"] = "auto"
+    companion_model: str = "gpt-4o-mini"
+    # auto: the model classifies the emotion when one is configured (one extra call per turn).
+    companion_emotion_detection: Literal["auto", "offline"] = "auto"
+    companion_temperature: float = Field(default=0.7, ge=0, le=2)
+    companion_max_tokens: int = Field(default=800, ge=16, le=16_000)
+    # Per request to the model (connect and between streamed chunks), and retries before a token.
+    companion_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    companion_max_retries: int = Field(default=2, ge=0, le=10)
+    # The whole reply (emotion, recall, generation) must finish within this.
+    companion_reply_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+    companion_chat_rate_limit_per_minute: int = Field(default=20, ge=1)
+    companion_stream_ttl_seconds: int = Field(default=3600, ge=60)
+    companion_sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
+    # On shutdown, background work in flight (streamed replies) gets this long before cancellation.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
+
+    # --- goals, missions, progress (docs/goals.md) -------------------------------------
+    # The nightly orchestration keeps at least this many pending missions per active goal.
+    missions_pending_target: int = Field(default=5, ge=0, le=50)
+    # An unapproved decomposition proposal can be approved for this long.
+    decomposition_proposal_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
+    # The whole model-backed decomposition (first answer plus one repair round) must finish within this.
+    decomposition_timeout_seconds: float = Field(default=90.0, gt=0, le=600)
 
     # --- workers ------------------------------------------------------------------------
     worker_heartbeat_ttl_seconds: int = Field(default=300, ge=10)
@@ -97,6 +149,18 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"not a PEM RSA public key ({exc})") from None
         return value or None
+
+    @model_validator(mode="after")
+    def _embedding_provider_is_usable(self) -> Settings:
+        if self.embedding_provider == "local" and self.embedding_dimensions != LOCAL_EMBEDDING_DIMENSIONS:
+            raise ValueError(
+                f"EMBEDDING_DIMENSIONS={self.embedding_dimensions} but the local embedding model produces "
+                f"{LOCAL_EMBEDDING_DIMENSIONS}-dimensional vectors (set EMBEDDING_PROVIDER=openai or "
+                f"EMBEDDING_DIMENSIONS={LOCAL_EMBEDDING_DIMENSIONS})"
+            )
+        if self.embedding_provider == "openai" and self.openai_api_key is None and not self.openai_base_url:
+            raise ValueError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY (or an OPENAI_BASE_URL)")
+        return self
 
     @model_validator(mode="after")
     def _no_placeholders_in_production(self) -> Settings:

@@ -22,7 +22,13 @@ _SECRET_KEYS = {
     "clerk_secret_key",
     "clerk_webhook_secret",
     "openai_api_key",
+    "x_api_key",
     "cookie",
+    "set_cookie",
+    # URLs that can embed credentials
+    "database_url",
+    "redis_url",
+    "sentry_dsn",
 }
 
 
@@ -36,10 +42,20 @@ def _add_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _is_secret(key: object) -> bool:
+    return isinstance(key, str) and key.lower().replace("-", "_") in _SECRET_KEYS
+
+
+def _redacted(value: Any) -> Any:
+    # Nested mappings too: a logged ``headers={...}`` must not carry the Authorization header.
+    if isinstance(value, dict):
+        return {k: "[redacted]" if _is_secret(k) else _redacted(v) for k, v in value.items()}
+    return value
+
+
 def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
-    for key in list(event):
-        if key.lower() in _SECRET_KEYS:
-            event[key] = "[redacted]"
+    for key, value in list(event.items()):
+        event[key] = "[redacted]" if _is_secret(key) else _redacted(value)
     return event
 
 

@@ -28,8 +28,9 @@ class RequestContextMiddleware:
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
-        request_id_var.set(request_id)
-        user_id_var.set(None)
+        # Reset afterwards: an in-process caller (ASGI test clients, mounted apps) shares this context.
+        request_token = request_id_var.set(request_id)
+        user_token = user_id_var.set(None)
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -59,3 +60,5 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
+            user_id_var.reset(user_token)
+            request_id_var.reset(request_token)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -10,6 +13,32 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.core.config import Settings
 from app.core.security import KeyProvider, TokenVerifier, create_key_provider
 from app.db.engine import create_engine, create_session_factory
+
+
+class TaskRegistry:
+    """Work the process runs beyond a request (streamed replies): referenced until done, so the loop
+    cannot garbage-collect it, and given a grace period, then cancelled, on shutdown."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, grace_seconds: float) -> None:
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 @dataclass
@@ -20,9 +49,16 @@ class Resources:
     redis: ArqRedis | None
     keys: KeyProvider
     verifier: TokenVerifier
+    # The memory domain's embedder (app.memory.embeddings.get_embedder creates it on first use;
+    # typed loosely because core does not import domain packages).
+    embedder: Any = None
+    tasks: TaskRegistry = field(default_factory=TaskRegistry)
 
     async def close(self) -> None:
+        await self.tasks.drain(self.settings.shutdown_grace_seconds)  # they still use what follows
         await self.keys.aclose()
+        if self.embedder is not None and hasattr(self.embedder, "aclose"):
+            await self.embedder.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()

@@ -97,22 +97,41 @@ class JWKSKeyProvider:
         try:
             response = await self._client.get(self._url, headers=self._headers)
             response.raise_for_status()
-            keys: dict[str, RSAPublicKey] = {}
-            for jwk in response.json().get("keys", []):
-                if jwk.get("kty") != "RSA" or not jwk.get("kid"):
-                    continue
-                key = jwt.PyJWK(jwk, algorithm=ALGORITHM).key
-                if isinstance(key, RSAPublicKey):
-                    keys[jwk["kid"]] = key
-        except (httpx.HTTPError, ValueError, jwt.PyJWKError) as exc:
+            keys = _parse_jwks(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            # The cache is kept: tokens signed with known keys keep working while Clerk is away.
             log.warning("jwks_fetch_failed", error=type(exc).__name__, cached_keys=len(self._keys))
             return
-        self._keys = keys
+        self._keys = keys  # keys Clerk no longer lists (rotated out) stop working here
         self._fetched_at = time.monotonic()
         log.info("jwks_refreshed", keys=len(keys))
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _parse_jwks(document: Any) -> dict[str, RSAPublicKey]:
+    """The RS256 signing keys of a JWKS document by kid; ``ValueError`` if it holds none."""
+    entries = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError("not a JWKS document")
+    keys: dict[str, RSAPublicKey] = {}
+    for jwk in entries:
+        if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or not isinstance(jwk.get("kid"), str):
+            continue
+        if jwk.get("use", "sig") != "sig" or jwk.get("alg", ALGORITHM) != ALGORITHM:
+            continue
+        try:
+            key = jwt.PyJWK(jwk, algorithm=ALGORITHM).key
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+            log.warning("jwks_key_skipped", kid=jwk["kid"])
+            continue
+        if isinstance(key, RSAPublicKey):
+            keys[jwk["kid"]] = key
+    if not keys:
+        # An empty answer is treated as a failed fetch rather than as "revoke every key".
+        raise ValueError("JWKS document holds no RS256 key")
+    return keys
 
 
 def create_key_provider(settings: Settings) -> KeyProvider:
@@ -126,10 +145,10 @@ def create_key_provider(settings: Settings) -> KeyProvider:
     )
 
 
+# First match wins: InvalidSignatureError is a DecodeError, so it must come first.
 _PYJWT_REASONS: list[tuple[type[Exception], str]] = [
     (jwt.ExpiredSignatureError, "expired"),
-    (jwt.ImmatureSignatureError, "not_yet_valid"),
-    (jwt.InvalidIssuedAtError, "not_yet_valid"),
+    (jwt.ImmatureSignatureError, "not_yet_valid"),  # nbf, or iat in the future
     (jwt.InvalidSignatureError, "invalid_signature"),
     (jwt.InvalidIssuerError, "invalid_issuer"),
     (jwt.MissingRequiredClaimError, "missing_claim"),
@@ -148,8 +167,9 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> SessionClaims:
         try:
+            # Also rejects a non-string kid and unsupported "crit" extensions.
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
+        except jwt.PyJWTError:
             raise Unauthorized("malformed_token") from None
         if header.get("alg") != ALGORITHM:
             raise Unauthorized("invalid_algorithm")
@@ -173,12 +193,14 @@ class TokenVerifier:
             raise Unauthorized("missing_claim")
         if not isinstance(sid, str) or not sid:
             raise Unauthorized("missing_claim")
-        if azp not in self._parties:
+        if not isinstance(azp, str) or azp not in self._parties:
             raise Unauthorized("invalid_authorized_party")
         return SessionClaims(sub, sid, azp, claims.get("iss"), int(claims["exp"]), claims)
 
 
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, jwt.MissingRequiredClaimError) and exc.claim == "iss":
+        return "invalid_issuer"  # CLERK_ISSUER is set and the token names no issuer
     for kind, reason in _PYJWT_REASONS:
         if isinstance(exc, kind):
             return reason

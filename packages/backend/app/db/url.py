@@ -20,11 +20,12 @@ _PASSTHROUGH = {
     "host",
     "port",
     "ssl",
-    "timeout",
-    "command_timeout",
     "target_session_attrs",
     "prepared_statement_cache_size",
 }
+# Seconds; SQLAlchemy passes query values to asyncpg as strings, which asyncpg cannot add to a float,
+# so these travel as connect_args (which also lets them win over the engine's default timeout).
+_SECONDS = {"connect_timeout": "timeout", "timeout": "timeout", "command_timeout": "command_timeout"}
 
 
 class DatabaseURLError(ValueError):
@@ -50,29 +51,71 @@ def to_async_url(raw: str) -> AsyncDatabaseURL:
             f"DATABASE_URL must start with postgresql:// or postgres:// (got scheme {parts.scheme!r})"
         )
     query: list[tuple[str, str]] = []
+    connect_args: dict[str, Any] = {}
     server_settings: dict[str, str] = {}
     rejected: list[str] = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key == "sslmode":
             if value not in _SSL_MODES:
-                raise DatabaseURLError(f"DATABASE_URL sslmode={value!r} is not a libpq SSL mode")
+                raise DatabaseURLError(
+                    f"DATABASE_URL sslmode={value!r} is not a libpq SSL mode "
+                    f"(use one of: {', '.join(sorted(_SSL_MODES))})"
+                )
             query.append(("ssl", value))
-        elif key == "connect_timeout":
-            query.append(("timeout", value))
+        elif key in _SECONDS:
+            connect_args[_SECONDS[key]] = _seconds(key, value)
         elif key == "application_name":
             server_settings["application_name"] = value
+        elif key == "options":
+            server_settings.update(_server_options(value))
         elif key == "channel_binding" and value in {"disable", "prefer"}:
             continue  # asyncpg negotiates SCRAM itself; "prefer" is libpq's default anyway
         elif key in _PASSTHROUGH:
             query.append((key, value))
         else:
-            rejected.append(f"{key}={value}")
+            rejected.append(key)  # names only: a value could be a password
     if rejected:
         raise DatabaseURLError(
             "DATABASE_URL has libpq options the asyncpg driver does not support: "
             + ", ".join(rejected)
-            + " (remove them; supported: sslmode, connect_timeout, application_name, host, port)"
+            + " (remove them; supported: sslmode, connect_timeout, application_name, options=-c name=value,"
+            " host, port, target_session_attrs, command_timeout, prepared_statement_cache_size)"
         )
     url = urlunsplit((ASYNC_SCHEME, parts.netloc, parts.path, urlencode(query), parts.fragment))
-    connect_args: dict[str, Any] = {"server_settings": server_settings} if server_settings else {}
+    if server_settings:
+        connect_args["server_settings"] = server_settings
     return AsyncDatabaseURL(url=url, connect_args=connect_args)
+
+
+def _seconds(key: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise DatabaseURLError(f"DATABASE_URL {key}={value!r} must be a positive number of seconds")
+    return seconds
+
+
+def _server_options(value: str) -> dict[str, str]:
+    """libpq ``options`` (``-c name=value`` or ``--name=value`` pairs) as asyncpg server settings."""
+    settings: dict[str, str] = {}
+    words = value.split()
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word == "-c" and index + 1 < len(words):
+            pair = words[index + 1]
+            index += 2
+        elif (word.startswith("-c") and len(word) > 2) or word.startswith("--"):
+            pair = word[2:]  # "-cname=value" or "--name=value"
+            index += 1
+        else:
+            pair = ""
+        name, sep, setting = pair.partition("=")
+        if not sep or not name:
+            raise DatabaseURLError(
+                f"DATABASE_URL options={value!r} is not supported: only '-c name=value' settings are"
+            )
+        settings[name.replace("-", "_")] = setting
+    return settings

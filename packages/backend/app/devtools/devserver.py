@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import typer
+from dotenv import load_dotenv
 
 from app.core.config import DEFAULT_CORS_ORIGINS
 from app.devtools.devkeys import DEV_ISSUER, ensure_key_pair, mint_token
@@ -40,6 +41,8 @@ def dev_secrets(directory: Path) -> dict[str, str]:
 
 def prepare_environment(directory: Path) -> list[EmbeddedService]:
     """Fill os.environ with what the service needs, starting embedded services where no URL is set."""
+    # What a .env in the working directory sets (Settings reads the same file) counts as set too.
+    load_dotenv(".env", override=False)
     started: list[EmbeddedService] = []
     if not os.environ.get("DATABASE_URL"):
         postgres = start_postgres(directory / "postgres")
@@ -50,7 +53,8 @@ def prepare_environment(directory: Path) -> list[EmbeddedService]:
         started.append(redis)
         os.environ["REDIS_URL"] = redis.url
     for key, value in dev_secrets(directory).items():
-        os.environ.setdefault(key, value)
+        if not os.environ.get(key):
+            os.environ[key] = value
     if not os.environ.get("CLERK_JWT_KEY"):
         os.environ["CLERK_JWT_KEY"] = ensure_key_pair(directory)[1]
     os.environ.setdefault("ENVIRONMENT", "development")

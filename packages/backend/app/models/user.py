@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, String, text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -24,6 +24,7 @@ class User(TimestampMixin, Base):
     # Clerk's own updated_at (ms since epoch) of the last profile applied from a webhook, so an
     # older, re-ordered delivery cannot overwrite newer data.
     clerk_updated_at: Mapped[int | None] = mapped_column(BigInteger)
+    essence_balance: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")  # goals domain
 
     preferences: Mapped[UserPreferences] = relationship(
         back_populates="user", uselist=False, lazy="raise", cascade="all, delete-orphan", passive_deletes=True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,44 @@ async def provision(session: AsyncSession, clerk_user_id: str) -> User:
     user = await get_by_clerk_id(session, clerk_user_id)
     assert user is not None  # inserted here or committed by the transaction we waited for
     return user
+
+
+async def upsert_from_clerk(
+    session: AsyncSession,
+    clerk_user_id: str,
+    *,
+    email: str | None,
+    display_name: str | None,
+    clerk_updated_at: int,
+) -> uuid.UUID | None:
+    """Create or update the profile Clerk sent, unless the stored one is newer.
+
+    Returns the user's id, or ``None`` when the row holds a newer Clerk ``updated_at`` (a
+    re-ordered delivery). One statement, so it is atomic with respect to concurrent upserts and
+    just-in-time provisioning (whose rows have no ``clerk_updated_at`` and are always filled in).
+    """
+    statement = insert(User).values(
+        clerk_user_id=clerk_user_id,
+        email=email,
+        display_name=display_name,
+        clerk_updated_at=clerk_updated_at,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[User.clerk_user_id],
+        set_={
+            "email": statement.excluded.email,
+            "display_name": statement.excluded.display_name,
+            "clerk_updated_at": statement.excluded.clerk_updated_at,
+            "updated_at": func.now(),
+        },
+        where=or_(
+            User.clerk_updated_at.is_(None), User.clerk_updated_at <= statement.excluded.clerk_updated_at
+        ),
+    )
+    user_id = (await session.execute(statement.returning(User.id))).scalar_one_or_none()
+    if user_id is not None:
+        await ensure_preferences(session, user_id)
+    return user_id
 
 
 async def ensure_preferences(session: AsyncSession, user_id: uuid.UUID) -> None:

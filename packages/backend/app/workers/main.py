@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from typing import Any
 
 from arq import cron
@@ -9,9 +11,11 @@ from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
 from arq.worker import Worker
 
+from app.companion.tasks import companion_form_memories, companion_sweep
 from app.core.config import Settings
 from app.core.logging import get_logger
 from app.core.resources import create_resources
+from app.memory.tasks import embed_pending_memories, prune_task_memories
 from app.workers.heartbeat import write_heartbeat
 
 log = get_logger("delight.worker")
@@ -24,11 +28,47 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
 
 
 # Later domains register their jobs here; names are the job identifiers ARQ stores.
-FUNCTIONS: list[WorkerCoroutine] = [heartbeat]
+FUNCTIONS: list[WorkerCoroutine] = [
+    heartbeat,
+    prune_task_memories,
+    embed_pending_memories,
+    companion_form_memories,
+    companion_sweep,
+]
 
 
 def cron_jobs(settings: Settings) -> list[Any]:
-    return [cron(heartbeat, second=0, run_at_startup=True)]
+    return [
+        cron(heartbeat, second=0, run_at_startup=True),
+        # Memory: daily pruning of old task memories; a sweep for memories stored unembedded.
+        cron(
+            prune_task_memories,
+            hour=settings.memory_prune_hour,
+            minute=settings.memory_prune_minute,
+            second=0,
+            unique=True,
+        ),
+        cron(embed_pending_memories, minute={7, 22, 37, 52}, second=0, unique=True),
+        # Companion: settle replies whose generator died; queue missed memory formation.
+        cron(companion_sweep, minute=set(range(2, 60, 5)), second=30, unique=True),
+    ]
+
+
+class DelightWorker(Worker):
+    """arq's Worker, closing its Redis pool with ``aclose()``: arq 0.28 still calls redis-py's
+    ``close()``, deprecated since redis 5.0.1, on every shutdown."""
+
+    async def close(self) -> None:
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)
+        if not self._pool:
+            return
+        await asyncio.gather(*self.tasks.values())
+        await self.pool.delete(self.health_check_key)
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        await self.pool.aclose(close_connection_pool=True)
+        self._pool = None
 
 
 def create_worker(settings: Settings, **overrides: Any) -> Worker:
@@ -59,4 +99,4 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         "handle_signals": True,
     }
     options.update(overrides)
-    return Worker(**options)
+    return DelightWorker(**options)

@@ -20,6 +20,8 @@ AZP = "http://localhost:3000"
 
 @dataclass
 class TestKey:
+    __test__ = False  # not a test class, whatever its name says
+
     kid: str
     private_key: rsa.RSAPrivateKey = field(
         default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -1,0 +1,195 @@
+"""Memory formation after a reply: the exchange becomes a task memory, and the personal and project
+facts the user stated are extracted and stored (de-duplicated by the memory service).
+
+Per-user ordering: a PostgreSQL advisory lock serialises formation per user, and each run works
+through the user's unformed messages oldest first, so facts are stored in the order they were
+said. Idempotent: a message already formed is skipped; a message whose reply is still being
+generated stops the run (that reply's own job continues from there).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from arq.connections import ArqRedis
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.companion import repository
+from app.companion.extraction import EXTRACTION_PROMPT, Fact, extract_facts, parse_model_facts
+from app.companion.generation import INTERRUPTED
+from app.companion.graph import FORM_MEMORIES_JOB, form_job_id
+from app.companion.stream import StreamWriter, lease_key
+from app.core.jobs import send_jobs
+from app.core.logging import get_logger
+from app.memory import service as memory_service
+from app.memory.embeddings import Embedder
+from app.models import Message
+
+log = get_logger(__name__)
+
+MAX_MESSAGES_PER_RUN = 50
+EXCHANGE_USER_CHARS = 2000
+EXCHANGE_REPLY_CHARS = 1800
+SOURCE = "companion"
+
+
+def exchange_text(user_text: str, reply_text: str) -> str:
+    def clip(text: str, limit: int) -> str:
+        return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+    return f"User: {clip(user_text.strip(), EXCHANGE_USER_CHARS)}\nEliza: {clip(reply_text.strip(), EXCHANGE_REPLY_CHARS)}"
+
+
+async def extract(
+    message: str, chat_model: BaseChatModel | None
+) -> tuple[list[Fact], str, dict[str, Any] | None]:
+    """Facts from the user's message alone: the model's (validated) or the rules'."""
+    if chat_model is None:
+        return extract_facts(message), "rules", None
+    name = str(getattr(chat_model, "model_name", "model"))
+    started = time.perf_counter()
+    facts: list[Fact] | None = None
+    prompt_tokens = completion_tokens = 0
+    try:
+        answer = await chat_model.ainvoke(
+            [SystemMessage(EXTRACTION_PROMPT), HumanMessage(message)], response_format={"type": "json_object"}
+        )
+        counts: dict[str, Any] = dict(answer.usage_metadata or {})
+        prompt_tokens, completion_tokens = (
+            int(counts.get("input_tokens", 0)),
+            int(counts.get("output_tokens", 0)),
+        )
+        facts = parse_model_facts(str(answer.content), message)
+    except Exception as exc:  # noqa: BLE001 - the rules answer instead
+        log.warning("extraction_model_failed", error=type(exc).__name__)
+    usage_row = {
+        "purpose": "extraction",
+        "model": name,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "latency_ms": int((time.perf_counter() - started) * 1000),
+        "ok": facts is not None,
+    }
+    if facts is None:
+        return extract_facts(message), "rules", usage_row
+    return facts, name, usage_row
+
+
+async def _form_one(
+    session: AsyncSession,
+    embedder: Embedder,
+    chat_model: BaseChatModel | None,
+    message: Message,
+    reply: Message | None,
+) -> dict[str, Any]:
+    stored: list[dict[str, Any]] = []
+    if reply is not None and reply.status == "complete" and reply.content.strip():
+        result = await memory_service.remember(
+            session,
+            embedder,
+            user_id=message.user_id,
+            tier="task",
+            content=exchange_text(message.content, reply.content),
+            source=SOURCE,
+            metadata={"kind": "exchange", "message_id": str(message.id), "reply_id": str(reply.id)},
+            conversation_id=message.conversation_id,
+        )
+        stored.append({"kind": "exchange", "memory_id": str(result.memory.id), "created": result.created})
+    facts, extracted_by, usage = await extract(message.content, chat_model)
+    for fact in facts:
+        result = await memory_service.remember(
+            session,
+            embedder,
+            user_id=message.user_id,
+            tier=fact.tier,
+            content=fact.content,
+            source=SOURCE,
+            metadata={**fact.metadata(extracted_by), "message_id": str(message.id)},
+            conversation_id=message.conversation_id,
+        )
+        stored.append({"kind": fact.kind, "memory_id": str(result.memory.id), "created": result.created})
+    if usage is not None:
+        await repository.add_usage(
+            session,
+            [
+                {
+                    **usage,
+                    "user_id": message.user_id,
+                    "conversation_id": message.conversation_id,
+                    "message_id": message.id,
+                }
+            ],
+        )
+    await repository.update_user_message_meta(
+        session, message.id, {"memories": stored, "extracted_by": extracted_by}
+    )
+    return {"message_id": str(message.id), "memories": len(stored)}
+
+
+async def form_memories(
+    sessions: async_sessionmaker[AsyncSession],
+    embedder: Callable[[], Embedder],
+    chat_model: BaseChatModel | None,
+    jobs: ArqRedis | None,
+    message_id: uuid.UUID,
+) -> list[dict[str, Any]]:
+    """Form the memories of ``message_id``'s user, oldest unformed message first."""
+    async with sessions() as session:
+        message = await repository.get_message(session, message_id)
+    if message is None or message.role != "user" or message.memories_formed_at is not None:
+        return []
+    user_id = message.user_id
+    done: list[dict[str, Any]] = []
+    for _ in range(MAX_MESSAGES_PER_RUN):
+        async with sessions() as session:
+            await repository.lock_user_formation(session, user_id)
+            item = await repository.next_unformed(session, user_id)
+            if item is None:
+                break
+            current, reply = item
+            if reply is not None and reply.status in repository.IN_FLIGHT:
+                break
+            done.append(await _form_one(session, embedder(), chat_model, current, reply))
+            await repository.mark_formed(session, current.id, datetime.now(UTC))
+            await session.commit()
+        await send_jobs(session, jobs)
+    return done
+
+
+async def sweep(
+    sessions: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+    *,
+    stale_after: timedelta,
+    unformed_after: timedelta,
+    stream_ttl_seconds: int,
+    limit: int = 500,
+) -> dict[str, int]:
+    """Settle replies whose generator died, and queue memory formation that was missed."""
+    now = datetime.now(UTC)
+    settled = queued = 0
+    async with sessions() as session:
+        for reply in await repository.stale_in_flight(session, now - stale_after, limit):
+            if await redis.exists(lease_key(reply.user_id, reply.id)):
+                continue
+            if await repository.finish_reply(
+                session, reply.id, content=reply.content, status="failed", meta={"error": INTERRUPTED}
+            ):
+                settled += 1
+                await StreamWriter(redis, reply.user_id, reply.id, stream_ttl_seconds).error(INTERRUPTED)
+        await session.commit()
+        bucket = int(now.timestamp() // 300)
+        for message in await repository.unformed_messages(session, now - unformed_after, limit):
+            job = await redis.enqueue_job(
+                FORM_MEMORIES_JOB, str(message.id), _job_id=f"{form_job_id(message.id)}:sweep:{bucket}"
+            )
+            queued += job is not None
+    if settled or queued:
+        log.info("companion_swept", settled=settled, queued=queued)
+    return {"settled": settled, "queued": queued}

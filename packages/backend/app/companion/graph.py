@@ -1,0 +1,383 @@
+"""Eliza's turn as a LangGraph state machine:
+
+    receive_input → recall_context → respond → store_memory
+
+``receive_input`` loads the turn's context (history, the previous emotional state, the user's
+timezone) and detects the emotion; ``recall_context`` asks the memory service for the companion's
+tier strategy (a failure there only means no memories); ``respond`` applies the behaviour rules and
+streams the reply (language model or offline responder) into the reply's Redis stream;
+``store_memory`` persists the reply, the emotional state and model usage in one transaction and
+enqueues memory formation after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any, TypedDict
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from arq.connections import ArqRedis
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.companion import repository
+from app.companion.emotion import EMOTION_PROMPT, EmotionReading, detect_emotion, parse_model_reading
+from app.companion.offline import RESPONDER as OFFLINE, compose_reply
+from app.companion.prompt import HISTORY_MESSAGES, SUMMARY_MESSAGES, HistoryItem, build_messages
+from app.companion.rules import MemoryNote, TurnContext, analyse
+from app.companion.stream import StreamWriter
+from app.companion.text import tokens_for_stream
+from app.core.config import Settings
+from app.core.jobs import defer_job, send_jobs
+from app.core.logging import get_logger
+from app.memory import service as memory_service
+from app.memory.embeddings import Embedder
+from app.models import User
+
+log = get_logger(__name__)
+
+FORM_MEMORIES_JOB = "companion_form_memories"
+REPLY_FAILED = "Eliza could not finish this reply. Please try again."
+
+
+def form_job_id(user_message_id: uuid.UUID) -> str:
+    return f"companion-form:{user_message_id}"
+
+
+@dataclass
+class TurnDeps:
+    """What the nodes use; passed as the graph's runtime context."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    embedder: Callable[[], Embedder]
+    chat_model: BaseChatModel | None
+    writer: StreamWriter
+    jobs: ArqRedis | None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    emotion_by_model: bool = True
+
+
+class TurnState(TypedDict, total=False):
+    # input
+    user_id: uuid.UUID
+    conversation_id: uuid.UUID
+    user_message_id: uuid.UUID
+    user_seq: int
+    reply_id: uuid.UUID
+    message: str
+    # receive_input
+    local_time: datetime
+    display_name: str | None
+    history: list[HistoryItem]
+    turn_index: int
+    previous: EmotionReading | None
+    emotion: EmotionReading
+    # recall_context
+    memories: list[MemoryNote]
+    recall_failed: bool
+    open_stressors: int
+    goals: list[str]
+    restorative: list[str]
+    # respond
+    reply: str
+    responder: str  # offline | model
+    model: str
+    rules: list[str]
+    usage: list[dict[str, Any]]
+    error: str | None
+    # store_memory
+    stored: bool
+
+
+def _zone(name: str | None) -> tzinfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _usage(
+    purpose: str, model: str, started: float, prompt: int = 0, completion: int = 0, ok: bool = True
+) -> dict[str, Any]:
+    return {
+        "purpose": purpose,
+        "model": model,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "latency_ms": int((time.perf_counter() - started) * 1000),
+        "ok": ok,
+    }
+
+
+def _token_counts(message: Any) -> tuple[int, int]:
+    usage = getattr(message, "usage_metadata", None) or {}
+    return int(usage.get("input_tokens", 0) or 0), int(usage.get("output_tokens", 0) or 0)
+
+
+# --- receive_input ------------------------------------------------------------------------------
+
+
+async def detect_with_model(model: BaseChatModel, message: str) -> tuple[EmotionReading, dict[str, Any]]:
+    """The model's reading (JSON, validated), falling back to the lexicon when it fails."""
+    name = str(getattr(model, "model_name", "model"))
+    started = time.perf_counter()
+    try:
+        answer = await model.ainvoke(
+            [SystemMessage(EMOTION_PROMPT), HumanMessage(message)], response_format={"type": "json_object"}
+        )
+    except Exception as exc:  # noqa: BLE001 - any provider failure: the lexicon answers instead
+        log.warning("emotion_model_failed", error=type(exc).__name__)
+        return detect_emotion(message), _usage("emotion", name, started, ok=False)
+    prompt, completion = _token_counts(answer)
+    reading = parse_model_reading(str(answer.content), name)
+    return reading or detect_emotion(message), _usage(
+        "emotion", name, started, prompt, completion, reading is not None
+    )
+
+
+async def receive_input(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    deps = runtime.context
+
+    async def load() -> dict[str, Any]:
+        async with deps.sessions() as session:
+            user = await session.get(User, state["user_id"])
+            rows = await repository.context_messages(
+                session, state["conversation_id"], state["user_seq"], HISTORY_MESSAGES + SUMMARY_MESSAGES
+            )
+            turn_index = await repository.count_user_turns(
+                session, state["conversation_id"], state["user_seq"]
+            )
+            saved = await repository.get_emotional_state(session, state["user_id"])
+        previous = (
+            EmotionReading(saved.emotion, saved.intensity, saved.energy, saved.source)  # type: ignore[arg-type]
+            if saved is not None
+            else None
+        )
+        return {
+            "local_time": deps.clock().astimezone(_zone(user.timezone if user else None)),
+            "display_name": user.display_name if user else None,
+            "history": [HistoryItem(m.role, m.content) for m in rows],
+            "turn_index": turn_index,
+            "previous": previous,
+        }
+
+    usage: list[dict[str, Any]] = []
+    if deps.chat_model is not None and deps.emotion_by_model:
+        loaded, (emotion, call) = await asyncio.gather(
+            load(), detect_with_model(deps.chat_model, state["message"])
+        )
+        usage.append(call)
+    else:
+        loaded, emotion = await load(), detect_emotion(state["message"])
+    return {**loaded, "emotion": emotion, "usage": usage}
+
+
+# --- recall_context -----------------------------------------------------------------------------
+
+
+async def recall_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    deps = runtime.context
+    user_id = state["user_id"]
+    notes: list[MemoryNote] = []
+    failed = False
+    try:
+        async with deps.sessions() as session:
+            recalled = await memory_service.recall_for_companion(
+                session, deps.embedder(), user_id=user_id, message=state["message"]
+            )
+            await session.commit()  # access counts
+        notes = [
+            MemoryNote(
+                tier=str(r.memory.tier),
+                content=r.memory.content,
+                kind=(r.memory.meta or {}).get("kind"),
+                score=r.score,
+                id=str(r.memory.id),
+            )
+            for r in recalled
+        ]
+    except Exception as exc:  # noqa: BLE001 - the conversation continues without memories
+        log.warning("memory_recall_failed", error=type(exc).__name__)
+        failed = True
+    stressors, goals, restorative = 0, [], []
+    try:
+        async with deps.sessions() as session:
+            stressors = await repository.count_open_stressors(session, user_id)
+            goals = await repository.recent_goals(session, user_id)
+            restorative = await repository.restorative_preferences(session, user_id)
+    except Exception as exc:  # noqa: BLE001 - as above
+        log.warning("memory_context_failed", error=type(exc).__name__)
+        failed = True
+    recalled_goals = [n.content for n in notes if n.tier == "project" and n.kind in ("goal", "plan")]
+    goals = list(dict.fromkeys(recalled_goals + goals))
+    return {
+        "memories": notes,
+        "recall_failed": failed,
+        "open_stressors": stressors,
+        "goals": goals,
+        "restorative": restorative,
+    }
+
+
+# --- respond ------------------------------------------------------------------------------------
+
+
+def turn_context(state: TurnState) -> TurnContext:
+    return TurnContext(
+        message=state["message"],
+        emotion=state["emotion"],
+        local_time=state["local_time"],
+        previous=state.get("previous"),
+        memories=tuple(state.get("memories", ())),
+        goals=tuple(state.get("goals", ())),
+        restorative=tuple(state.get("restorative", ())),
+        open_stressors=state.get("open_stressors", 0),
+        display_name=state.get("display_name"),
+        turn_index=state.get("turn_index", 0),
+    )
+
+
+async def respond(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    deps = runtime.context
+    ctx = turn_context(state)
+    guidance = analyse(ctx)
+    usage = list(state.get("usage", []))
+    started = time.perf_counter()
+    if deps.chat_model is None:
+        reply = compose_reply(ctx, guidance)
+        for piece in tokens_for_stream(reply):
+            await deps.writer.token(piece)
+        usage.append(_usage("reply", OFFLINE, started))
+        return {
+            "reply": reply,
+            "responder": OFFLINE,
+            "model": OFFLINE,
+            "rules": list(guidance.rules),
+            "usage": usage,
+            "error": None,
+        }
+
+    model = deps.chat_model
+    name = str(getattr(model, "model_name", "model"))
+    parts: list[str] = []
+    prompt_tokens = completion_tokens = 0
+    finished = False
+    error: str | None = None
+    try:
+        async for chunk in model.astream(build_messages(ctx, guidance, state.get("history", []))):
+            content = chunk.content if isinstance(chunk.content, str) else ""
+            if content:
+                parts.append(content)
+                await deps.writer.token(content)
+            if chunk.usage_metadata:
+                prompt_tokens, completion_tokens = _token_counts(chunk)
+            if chunk.response_metadata.get("finish_reason"):
+                finished = True
+        if not finished:
+            error = "the model's stream ended without finishing"
+    except Exception as exc:  # noqa: BLE001 - reported to the client as an error event
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    if error:
+        log.warning("reply_model_failed", model=name, error=error, tokens=len(parts))
+    usage.append(_usage("reply", name, started, prompt_tokens, completion_tokens, ok=error is None))
+    return {
+        "reply": "".join(parts),
+        "responder": "model",
+        "model": name,
+        "rules": list(guidance.rules),
+        "usage": usage,
+        "error": error,
+    }
+
+
+# --- store_memory -------------------------------------------------------------------------------
+
+
+async def store_memory(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    deps = runtime.context
+    emotion = state["emotion"]
+    failed = state.get("error") is not None
+    meta: dict[str, Any] = {
+        "responder": state["responder"],
+        "model": state["model"],
+        "emotion": emotion.as_dict(),
+        "rules": state.get("rules", []),
+        "recalled_memories": [
+            {"id": m.id, "tier": m.tier, "score": round(m.score, 4)} for m in state.get("memories", [])
+        ],
+        "recall_failed": state.get("recall_failed", False),
+    }
+    if failed:
+        meta["error"] = REPLY_FAILED
+    async with deps.sessions() as session:
+        stored = await repository.finish_reply(
+            session,
+            state["reply_id"],
+            content=state.get("reply", ""),
+            status="failed" if failed else "complete",
+            meta=meta,
+        )
+        if not stored:  # finished elsewhere (the sweeper) or the user was erased meanwhile
+            await session.rollback()
+            return {"stored": False}
+        await repository.update_user_message_meta(
+            session, state["user_message_id"], {"emotion": emotion.as_dict()}
+        )
+        await repository.save_emotional_state(
+            session,
+            state["user_id"],
+            emotion=emotion.emotion,
+            intensity=emotion.intensity,
+            energy=emotion.energy,
+            source=emotion.source,
+            message_id=state["user_message_id"],
+        )
+        await repository.add_usage(
+            session,
+            [
+                {
+                    **row,
+                    "user_id": state["user_id"],
+                    "conversation_id": state["conversation_id"],
+                    "message_id": state["reply_id"],
+                }
+                for row in state.get("usage", [])
+            ],
+        )
+        await repository.touch_conversation(session, state["conversation_id"])
+        # The exchange becomes a task memory and the user's facts are extracted, in the worker.
+        defer_job(
+            session,
+            FORM_MEMORIES_JOB,
+            str(state["user_message_id"]),
+            _job_id=form_job_id(state["user_message_id"]),
+        )
+        await session.commit()
+    await send_jobs(session, deps.jobs)
+    return {"stored": True}
+
+
+def build_graph() -> Any:
+    graph = StateGraph(TurnState, context_schema=TurnDeps)
+    graph.add_node("receive_input", receive_input)
+    graph.add_node("recall_context", recall_context)
+    graph.add_node("respond", respond)
+    graph.add_node("store_memory", store_memory)
+    graph.add_edge(START, "receive_input")
+    graph.add_edge("receive_input", "recall_context")
+    graph.add_edge("recall_context", "respond")
+    graph.add_edge("respond", "store_memory")
+    graph.add_edge("store_memory", END)
+    return graph.compile(name="eliza")
+
+
+TURN_GRAPH = build_graph()

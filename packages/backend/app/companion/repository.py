@@ -1,0 +1,346 @@
+"""Queries of the companion domain. Every read of user data is scoped by ``user_id``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.models import Conversation, EmotionalState, Memory, MemoryTier, Message, ModelUsage
+
+IN_FLIGHT = ("pending", "streaming")
+
+
+# --- conversations ----------------------------------------------------------------------------
+
+
+async def get_conversation(
+    session: AsyncSession, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> Conversation | None:
+    result = await session.execute(
+        select(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def create_conversation(session: AsyncSession, user_id: uuid.UUID, title: str) -> Conversation:
+    result = await session.scalars(
+        insert(Conversation).values(user_id=user_id, title=title).returning(Conversation)
+    )
+    return result.one()
+
+
+async def touch_conversation(session: AsyncSession, conversation_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(last_message_at=func.clock_timestamp(), updated_at=func.clock_timestamp())
+    )
+
+
+async def list_conversations(
+    session: AsyncSession, user_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[Conversation], int]:
+    rows = await session.scalars(
+        select(Conversation)
+        .where(Conversation.user_id == user_id)
+        .order_by(Conversation.last_message_at.desc(), Conversation.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    total = await session.scalar(select(func.count()).where(Conversation.user_id == user_id))
+    return list(rows), int(total or 0)
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+async def add_message(session: AsyncSession, **values: Any) -> Message:
+    result = await session.scalars(insert(Message).values(**values).returning(Message))
+    return result.one()
+
+
+async def in_flight_reply(session: AsyncSession, conversation_id: uuid.UUID) -> Message | None:
+    result = await session.scalars(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.role == "assistant",
+            Message.status.in_(IN_FLIGHT),
+        )
+        .order_by(Message.seq.desc())
+        .limit(1)
+    )
+    return result.first()
+
+
+async def get_reply(
+    session: AsyncSession, user_id: uuid.UUID, conversation_id: uuid.UUID, message_id: uuid.UUID | None
+) -> Message | None:
+    """The given assistant message of the conversation, or its latest one."""
+    query = select(Message).where(
+        Message.user_id == user_id, Message.conversation_id == conversation_id, Message.role == "assistant"
+    )
+    if message_id is not None:
+        query = query.where(Message.id == message_id)
+    result = await session.scalars(query.order_by(Message.seq.desc()).limit(1))
+    return result.first()
+
+
+async def get_message(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
+    """By id alone: for jobs, which receive ids they enqueued themselves."""
+    return await session.get(Message, message_id)
+
+
+async def context_messages(
+    session: AsyncSession, conversation_id: uuid.UUID, before_seq: int, limit: int
+) -> list[Message]:
+    """The conversation's latest turns before ``before_seq``, oldest first (unfinished replies out)."""
+    rows = await session.scalars(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.seq < before_seq,
+            Message.status == "complete",
+        )
+        .order_by(Message.seq.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(rows)))
+
+
+async def count_user_turns(session: AsyncSession, conversation_id: uuid.UUID, before_seq: int) -> int:
+    total = await session.scalar(
+        select(func.count()).where(
+            Message.conversation_id == conversation_id, Message.role == "user", Message.seq < before_seq
+        )
+    )
+    return int(total or 0)
+
+
+async def list_messages(
+    session: AsyncSession, user_id: uuid.UUID, conversation_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[Message], int]:
+    scope = and_(Message.user_id == user_id, Message.conversation_id == conversation_id)
+    rows = await session.scalars(
+        select(Message).where(scope).order_by(Message.seq).limit(limit).offset(offset)
+    )
+    total = await session.scalar(select(func.count()).where(scope))
+    return list(rows), int(total or 0)
+
+
+async def history(
+    session: AsyncSession, user_id: uuid.UUID, limit: int, conversation_id: uuid.UUID | None = None
+) -> list[Message]:
+    query = select(Message).where(Message.user_id == user_id)
+    if conversation_id is not None:
+        query = query.where(Message.conversation_id == conversation_id)
+    rows = await session.scalars(query.order_by(Message.seq.desc()).limit(limit))
+    return list(reversed(list(rows)))
+
+
+async def start_streaming(session: AsyncSession, reply_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        update(Message)
+        .where(Message.id == reply_id, Message.status == "pending")
+        .values(status="streaming")
+        .returning(Message.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def finish_reply(
+    session: AsyncSession, reply_id: uuid.UUID, *, content: str, status: str, meta: dict[str, Any]
+) -> bool:
+    """Store the outcome of an unfinished reply; False if it was finished already (or erased)."""
+    result = await session.execute(
+        update(Message)
+        .where(Message.id == reply_id, Message.status.in_(IN_FLIGHT))
+        .values(content=content, status=status, meta=Message.meta.op("||")(literal(meta, JSONB)))
+        .returning(Message.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def update_user_message_meta(
+    session: AsyncSession, message_id: uuid.UUID, meta: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(meta=Message.meta.op("||")(literal(meta, JSONB)))
+    )
+
+
+async def stale_in_flight(session: AsyncSession, older_than: datetime, limit: int) -> list[Message]:
+    rows = await session.scalars(
+        select(Message)
+        .where(Message.status.in_(IN_FLIGHT), Message.updated_at < older_than)
+        .order_by(Message.seq)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+# --- memory formation ---------------------------------------------------------------------------
+
+
+async def lock_user_formation(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Serialise memory formation per user for the rest of the transaction."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"companion-form:{user_id}"}
+    )
+
+
+async def next_unformed(session: AsyncSession, user_id: uuid.UUID) -> tuple[Message, Message | None] | None:
+    """The user's oldest user message whose memories are not formed yet, with its reply."""
+    reply = aliased(Message)
+    result = await session.execute(
+        select(Message, reply)
+        .outerjoin(reply, reply.reply_to_id == Message.id)
+        .where(Message.user_id == user_id, Message.role == "user", Message.memories_formed_at.is_(None))
+        .order_by(Message.seq)
+        .limit(1)
+        .with_for_update(of=Message)
+    )
+    row = result.first()
+    return (row[0], row[1]) if row else None
+
+
+async def mark_formed(session: AsyncSession, message_id: uuid.UUID, at: datetime) -> None:
+    await session.execute(update(Message).where(Message.id == message_id).values(memories_formed_at=at))
+
+
+async def unformed_messages(session: AsyncSession, older_than: datetime, limit: int) -> list[Message]:
+    """The oldest unformed user message of each user, for the sweeper."""
+    rows = await session.scalars(
+        select(Message)
+        .where(Message.role == "user", Message.memories_formed_at.is_(None), Message.created_at < older_than)
+        .distinct(Message.user_id)
+        .order_by(Message.user_id, Message.seq)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+# --- what the companion reads from memories ----------------------------------------------------
+# The memory domain owns the table; these are read-only views over the metadata the companion's
+# own extraction writes (kind, status, restorative).
+
+
+async def count_open_stressors(session: AsyncSession, user_id: uuid.UUID) -> int:
+    total = await session.scalar(
+        select(func.count()).where(
+            Memory.user_id == user_id,
+            Memory.tier == MemoryTier.personal,
+            Memory.archived_at.is_(None),
+            Memory.meta["kind"].astext == "stressor",
+            func.coalesce(Memory.meta["status"].astext, "open") == "open",
+        )
+    )
+    return int(total or 0)
+
+
+async def restorative_preferences(session: AsyncSession, user_id: uuid.UUID, limit: int = 5) -> list[str]:
+    rows = await session.scalars(
+        select(Memory.content)
+        .where(
+            Memory.user_id == user_id,
+            Memory.tier == MemoryTier.personal,
+            Memory.meta["kind"].astext == "preference",
+            Memory.meta["restorative"].astext == "true",
+            func.coalesce(Memory.meta["polarity"].astext, "positive") == "positive",
+        )
+        .order_by(Memory.access_count.desc(), Memory.accessed_at.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def recent_goals(session: AsyncSession, user_id: uuid.UUID, limit: int = 3) -> list[str]:
+    rows = await session.scalars(
+        select(Memory.content)
+        .where(
+            Memory.user_id == user_id,
+            Memory.tier == MemoryTier.project,
+            Memory.archived_at.is_(None),
+            Memory.meta["kind"].astext.in_(("goal", "plan")),
+        )
+        .order_by(Memory.accessed_at.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+# --- emotional state and usage -----------------------------------------------------------------
+
+
+async def get_emotional_state(session: AsyncSession, user_id: uuid.UUID) -> EmotionalState | None:
+    return await session.get(EmotionalState, user_id)
+
+
+async def save_emotional_state(session: AsyncSession, user_id: uuid.UUID, **values: Any) -> None:
+    statement = insert(EmotionalState).values(user_id=user_id, **values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[EmotionalState.user_id], set_={**values, "updated_at": func.now()}
+        )
+    )
+
+
+async def add_usage(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(ModelUsage), list(rows))
+
+
+async def usage_by_model(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    result = await session.execute(
+        select(
+            ModelUsage.model,
+            func.count(),
+            func.coalesce(func.sum(ModelUsage.prompt_tokens), 0),
+            func.coalesce(func.sum(ModelUsage.completion_tokens), 0),
+            func.coalesce(func.avg(ModelUsage.latency_ms), 0),
+        )
+        .where(ModelUsage.user_id == user_id)
+        .group_by(ModelUsage.model)
+        .order_by(ModelUsage.model)
+    )
+    return [
+        {
+            "model": model,
+            "calls": int(calls),
+            "prompt_tokens": int(prompt),
+            "completion_tokens": int(completion),
+            "average_latency_ms": round(float(latency), 1),
+        }
+        for model, calls, prompt, completion, latency in result.all()
+    ]
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+
+async def all_conversations(session: AsyncSession, user_id: uuid.UUID) -> list[Conversation]:
+    rows = await session.scalars(
+        select(Conversation).where(Conversation.user_id == user_id).order_by(Conversation.created_at)
+    )
+    return list(rows)
+
+
+async def all_messages(session: AsyncSession, user_id: uuid.UUID) -> list[Message]:
+    rows = await session.scalars(select(Message).where(Message.user_id == user_id).order_by(Message.seq))
+    return list(rows)
+
+
+async def all_usage(session: AsyncSession, user_id: uuid.UUID) -> list[ModelUsage]:
+    rows = await session.scalars(
+        select(ModelUsage).where(ModelUsage.user_id == user_id).order_by(ModelUsage.created_at)
+    )
+    return list(rows)

@@ -1,0 +1,149 @@
+"""The reply buffer: a Redis stream per reply, written by the generator and read by SSE clients.
+
+Event ids are the Redis stream ids, so a client reconnecting with ``Last-Event-ID`` continues with
+exactly the events after it (XREAD is exclusive of the id given). The generator holds a short lease
+key while it runs; a reader that finds neither new events nor the lease knows the generation died
+(e.g. the process was killed) and reports an error instead of waiting forever.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+LEASE_SECONDS = 30
+LEASE_REFRESH_SECONDS = 10
+# Far more events than a reply has tokens (COMPANION_MAX_TOKENS); bounds a runaway writer.
+MAX_EVENTS = 20_000
+_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+TERMINAL = ("complete", "error")
+
+
+def user_prefix(user_id: uuid.UUID) -> str:
+    """Every Redis key the companion keeps for a user starts with this (erasure scans it)."""
+    return f"companion:{user_id}:"
+
+
+def stream_key(user_id: uuid.UUID, reply_id: uuid.UUID) -> str:
+    return f"{user_prefix(user_id)}stream:{reply_id}"
+
+
+def lease_key(user_id: uuid.UUID, reply_id: uuid.UUID) -> str:
+    return f"{user_prefix(user_id)}lease:{reply_id}"
+
+
+def parse_event_id(value: str | None) -> str | None:
+    """A ``Last-Event-ID`` we issued (a Redis stream id), or ``None`` for anything else."""
+    if value and _STREAM_ID.match(value.strip()):
+        return value.strip()
+    return None
+
+
+def format_event(event_id: str, data: dict[str, Any]) -> str:
+    return f"id: {event_id}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+KEEPALIVE = ": keep-alive\n\n"
+
+
+class StreamWriter:
+    """Appends a reply's events to its Redis stream."""
+
+    def __init__(self, redis: Redis, user_id: uuid.UUID, reply_id: uuid.UUID, ttl_seconds: int) -> None:
+        self.redis = redis
+        self.key = stream_key(user_id, reply_id)
+        self.lease = lease_key(user_id, reply_id)
+        self.ttl = ttl_seconds
+        self._expiry_set = False
+        self._parts: list[str] = []
+
+    @property
+    def text(self) -> str:
+        """Everything streamed so far."""
+        return "".join(self._parts)
+
+    async def token(self, content: str) -> None:
+        if content:
+            self._parts.append(content)
+            await self._add({"type": "token", "content": content})
+
+    async def complete(self, conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        await self._add(
+            {"type": "complete", "conversation_id": str(conversation_id), "message_id": str(message_id)},
+            final=True,
+        )
+
+    async def error(self, message: str) -> None:
+        await self._add({"type": "error", "message": message}, final=True)
+
+    async def hold_lease(self) -> None:
+        await self.redis.set(self.lease, "1", ex=LEASE_SECONDS)
+
+    async def release_lease(self) -> None:
+        await self.redis.delete(self.lease)
+
+    async def _add(self, event: dict[str, Any], final: bool = False) -> None:
+        payload = json.dumps(event, separators=(",", ":"))
+        if self._expiry_set and not final:
+            await self.redis.xadd(self.key, {"data": payload}, maxlen=MAX_EVENTS, approximate=True)
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(self.key, {"data": payload}, maxlen=MAX_EVENTS, approximate=True)
+            pipe.expire(self.key, self.ttl)
+            await pipe.execute()
+        self._expiry_set = True
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """What to tell a reader when the buffer cannot finish the story."""
+
+    events: list[tuple[str, dict[str, Any]]]
+
+
+async def read_events(
+    redis: Redis,
+    key: str,
+    lease: str,
+    *,
+    after: str | None,
+    block_seconds: float,
+    keepalive_seconds: float,
+    when_dead: Callable[[], Awaitable[Fallback]],
+    max_seconds: float,
+) -> AsyncIterator[str]:
+    """SSE text for the events after ``after``, keep-alive comments while waiting, until the
+    terminal event. ``when_dead`` decides what to send when the generator is gone."""
+    last = after or "0-0"
+    block_ms = max(1, int(block_seconds * 1000))
+    started = last_sent = time.monotonic()
+    while time.monotonic() - started < max_seconds:
+        response = await redis.xread({key: last}, count=256, block=block_ms)
+        if response:
+            for raw_id, fields in response[0][1]:
+                last = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+                data = json.loads(fields[b"data"] if b"data" in fields else fields["data"])
+                yield format_event(last, data)
+                if data.get("type") in TERMINAL:
+                    return
+            last_sent = time.monotonic()
+            continue
+        if not await redis.exists(lease):
+            # The generator writes its terminal event before dropping the lease: look once more.
+            response = await redis.xread({key: last}, count=256)
+            if not response:
+                for event_id, data in (await when_dead()).events:
+                    yield format_event(event_id, data)
+                return
+            continue
+        if time.monotonic() - last_sent >= keepalive_seconds:
+            last_sent = time.monotonic()
+            yield KEEPALIVE
+    yield format_event(last, {"type": "error", "message": "The stream timed out; fetch the conversation."})

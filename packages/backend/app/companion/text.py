@@ -1,0 +1,94 @@
+"""Small text helpers shared by the offline responder, emotion detection and fact extraction."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Sequence
+
+_SENTENCE = re.compile(r"[^.!?\n;]+[.!?]*")
+_WORD = re.compile(r"[a-z0-9']+")
+_SPACES = re.compile(r"\s+")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+
+# First person → second person, for reflecting the user's words back to them.
+_SWAP = {
+    "i": "you",
+    "i'm": "you're",
+    "im": "you're",
+    "i've": "you've",
+    "i'll": "you'll",
+    "i'd": "you'd",
+    "me": "you",
+    "my": "your",
+    "mine": "yours",
+    "myself": "yourself",
+    "am": "are",
+    "was": "were",
+}
+_SWAP_TOKEN = re.compile(
+    r"\b(" + "|".join(re.escape(k) for k in sorted(_SWAP, key=len, reverse=True)) + r")\b", re.I
+)
+
+
+def normalise(text: str) -> str:
+    """Curly apostrophes straightened and whitespace collapsed."""
+    return _SPACES.sub(" ", text.translate(_APOSTROPHES)).strip()
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(normalise(text)) if s.strip(" .!?")]
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(normalise(text).lower())
+
+
+def second_person(clause: str) -> str:
+    """``"I hate my commute"`` → ``"you hate your commute"`` (only first-person words change)."""
+
+    def swap(match: re.Match[str]) -> str:
+        token = match.group(0)
+        lowered = token.lower()
+        # "was"/"am" only change after "I" ("I was" → "you were"; "it was" stays).
+        if lowered in ("am", "was"):
+            before = clause[: match.start()].rstrip().lower()
+            if not (before.endswith(" i") or before == "i"):
+                return token
+        return _SWAP[lowered]
+
+    return _SWAP_TOKEN.sub(swap, clause)
+
+
+def clip_words(text: str, limit: int) -> str:
+    parts = text.split()
+    if len(parts) <= limit:
+        return text
+    return " ".join(parts[:limit]).rstrip(",;:") + "…"
+
+
+def strip_end(text: str) -> str:
+    return text.strip().rstrip(".!?;:,").strip()
+
+
+def lower_first(text: str) -> str:
+    if not text:
+        return text
+    first = text.split(" ", 1)[0]
+    if first in ("I", "I'm", "I've", "I'll", "I'd") or (len(first) > 1 and first.isupper()):
+        return text
+    return text[0].lower() + text[1:]
+
+
+def upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def pick(options: Sequence[str], *seed: str) -> str:
+    """A deterministic choice: the same input always gets the same phrasing."""
+    return options[zlib.crc32("\x1f".join(seed).encode()) % len(options)]
+
+
+def tokens_for_stream(text: str) -> list[str]:
+    """Split a reply into word-sized pieces (whitespace kept) to stream like a model does."""
+    return re.findall(r"\S+\s*|\s+", text)

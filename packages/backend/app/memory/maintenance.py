@@ -1,0 +1,120 @@
+"""Batch maintenance across users: pruning old task memories, embedding what is missing, and
+re-embedding after a model change. Each batch commits on its own, so any of these can stop and be
+run again (they are idempotent and resume where they stopped)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.logging import get_logger
+from app.memory import repository
+from app.memory.embeddings import Embedder, EmbeddingError
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    deleted: int
+    batches: int
+    cutoff: datetime
+
+
+async def prune_task_memories(
+    sessions: async_sessionmaker[AsyncSession], *, now: datetime, retention_days: int, batch_size: int
+) -> PruneReport:
+    """Delete task memories created more than ``retention_days`` ago and not accessed since then.
+
+    Personal and project memories are never touched. Deletes run in batches of ``batch_size``,
+    each in its own transaction, so a long backlog never holds one huge lock.
+    """
+    cutoff = now - timedelta(days=retention_days)
+    deleted = batches = 0
+    while True:
+        async with sessions() as session, session.begin():
+            count = await repository.delete_stale_tasks(session, cutoff, batch_size)
+        deleted += count
+        batches += 1
+        if count < batch_size:
+            break
+    log.info("memory_prune_done", deleted=deleted, batches=batches, cutoff=cutoff.isoformat())
+    return PruneReport(deleted=deleted, batches=batches, cutoff=cutoff)
+
+
+@dataclass(frozen=True)
+class EmbedReport:
+    embedded: int
+    failed: bool
+
+
+async def embed_pending(
+    sessions: async_sessionmaker[AsyncSession],
+    embedder: Embedder,
+    *,
+    batch_size: int,
+    max_batches: int = 1000,
+) -> EmbedReport:
+    """Embed memories stored while the provider was failing (``embedding IS NULL``).
+
+    Stops at the first provider failure (the next run retries) or when nothing is left.
+    """
+    embedded = 0
+    for _ in range(max_batches):
+        async with sessions() as session, session.begin():
+            memories = await repository.claim_unembedded(session, batch_size)
+            if not memories:
+                break
+            try:
+                vectors = await embedder.embed([m.content for m in memories])
+            except EmbeddingError as exc:
+                log.warning("memory_embed_pending_failed", error=str(exc), waiting=len(memories))
+                return EmbedReport(embedded=embedded, failed=True)
+            for memory, vector in zip(memories, vectors, strict=True):
+                memory.embedding = vector
+                memory.embedding_model = embedder.model_name
+        embedded += len(memories)
+        if len(memories) < batch_size:
+            break
+    log.info("memory_embed_pending_done", embedded=embedded)
+    return EmbedReport(embedded=embedded, failed=False)
+
+
+async def count_to_reembed(sessions: async_sessionmaker[AsyncSession], model_name: str, force: bool) -> int:
+    async with sessions() as session:
+        return await repository.count_for_reembed(session, model_name, force)
+
+
+async def reembed(
+    sessions: async_sessionmaker[AsyncSession],
+    embedder: Embedder,
+    *,
+    batch_size: int,
+    force: bool = False,
+    after: uuid.UUID | None = None,
+    progress: Callable[[int, uuid.UUID], None] | None = None,
+) -> int:
+    """Re-embed, in id order, every memory not embedded with ``embedder``'s model (every memory
+    with ``force``). Batches commit as they go: an interrupted run resumes by running again
+    (or, with ``force``, by passing the last id it reported as ``after``)."""
+    done = 0
+    while True:
+        async with sessions() as session, session.begin():
+            memories = await repository.claim_for_reembed(
+                session, embedder.model_name, batch_size, after, force
+            )
+            if not memories:
+                break
+            vectors = await embedder.embed([m.content for m in memories])
+            for memory, vector in zip(memories, vectors, strict=True):
+                memory.embedding = vector
+                memory.embedding_model = embedder.model_name
+        done += len(memories)
+        after = memories[-1].id
+        if progress is not None:
+            progress(len(memories), after)
+    return done

@@ -1,0 +1,318 @@
+"""Queries for memories: the only place that builds SQL for the memory domain.
+
+Every query takes the owner's ``user_id`` and filters by it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, Select, and_, delete, func, literal_column, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Memory, MemoryTier
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A memory found for a query, with its raw signals (``None``: not computed for this row)."""
+
+    memory: Memory
+    similarity: float | None
+    lexemes: list[str]
+
+
+async def get(session: AsyncSession, user_id: uuid.UUID, memory_id: uuid.UUID) -> Memory | None:
+    result = await session.execute(select(Memory).where(Memory.id == memory_id, Memory.user_id == user_id))
+    return result.scalar_one_or_none()
+
+
+async def get_by_hash(
+    session: AsyncSession, user_id: uuid.UUID, tier: MemoryTier, content_hash: str
+) -> Memory | None:
+    result = await session.execute(
+        select(Memory).where(
+            Memory.user_id == user_id, Memory.tier == tier, Memory.content_hash == content_hash
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def insert_memory(session: AsyncSession, values: dict[str, Any]) -> tuple[uuid.UUID, bool]:
+    """Insert, or (same user, tier and content hash) do nothing; returns (id, inserted)."""
+    statement = (
+        insert(Memory)
+        .values(**values)
+        .on_conflict_do_nothing(constraint="uq_memories_user_id_tier_content_hash")
+        .returning(Memory.id)
+    )
+    inserted = (await session.execute(statement)).scalar_one_or_none()
+    if inserted is not None:
+        return inserted, True
+    existing = await get_by_hash(session, values["user_id"], values["tier"], values["content_hash"])
+    assert existing is not None  # the conflicting row is committed (ON CONFLICT waited for it)
+    return existing.id, False
+
+
+async def refresh(
+    session: AsyncSession, memory: Memory, now: datetime, metadata: dict[str, Any] | None
+) -> None:
+    """A duplicate was stored again: it counts as an access, and new metadata keys merge in."""
+    memory.accessed_at = now
+    memory.updated_at = now
+    memory.access_count = memory.access_count + 1
+    if metadata:
+        memory.meta = {**memory.meta, **metadata}
+    await session.flush()
+
+
+def _scope(
+    user_id: uuid.UUID, tiers: Sequence[MemoryTier] | None, include_archived: bool = False
+) -> list[Any]:
+    clauses: list[Any] = [Memory.user_id == user_id]
+    if tiers:
+        clauses.append(Memory.tier.in_(list(tiers)))
+    if not include_archived:
+        clauses.append(Memory.archived_at.is_(None))
+    return clauses
+
+
+async def count_embedded_up_to(session: AsyncSession, user_id: uuid.UUID, cap: int) -> int:
+    """How many of the user's memories exist, counting no further than ``cap`` (cheap for any user)."""
+    limited = select(literal_column("1")).where(Memory.user_id == user_id).limit(cap).subquery()
+    return int((await session.execute(select(func.count()).select_from(limited))).scalar_one())
+
+
+async def vector_candidates(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    vector: list[float],
+    *,
+    tiers: Sequence[MemoryTier] | None,
+    limit: int,
+    exact: bool,
+    ef_search: int,
+    exclude_id: uuid.UUID | None = None,
+    enough: int | None = None,
+) -> list[Candidate]:
+    """The user's ``limit`` nearest memories by cosine similarity.
+
+    ``exact``: a sequential distance computation over the user's rows only (ordering by an
+    expression the HNSW index cannot serve). Otherwise the HNSW index with ``ef_search``: pgvector
+    (before 0.8) filters by user after the index scan, which returns at most ``ef_search`` rows, so
+    an answer shorter than ``enough`` (default ``limit``) falls back to the exact search.
+    """
+    distance = Memory.embedding.op("<=>", return_type=Float)(vector)
+    clauses = [*_scope(user_id, tiers), Memory.embedding.is_not(None)]
+    if exclude_id is not None:
+        clauses.append(Memory.id != exclude_id)
+    lexemes = func.tsvector_to_array(Memory.content_tsv)
+    if exact:
+        similarity = (1 - distance).label("similarity")
+        statement: Select[Any] = (
+            select(Memory, similarity, lexemes).where(*clauses).order_by(similarity.desc()).limit(limit)
+        )
+    else:
+        await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(ef_search)})
+        statement = (
+            select(Memory, (1 - distance).label("similarity"), lexemes)
+            .where(*clauses)
+            .order_by(distance)
+            .limit(limit)
+        )
+    rows = (await session.execute(statement)).all()
+    if not exact and len(rows) < (limit if enough is None else min(enough, limit)):
+        return await vector_candidates(
+            session,
+            user_id,
+            vector,
+            tiers=tiers,
+            limit=limit,
+            exact=True,
+            ef_search=ef_search,
+            exclude_id=exclude_id,
+        )
+    return [Candidate(row[0], float(row[1]), list(row[2] or [])) for row in rows]
+
+
+async def query_lexemes(session: AsyncSession, query: str) -> list[str]:
+    """The query's normalised search terms (English stemming, stop words dropped)."""
+    result = await session.execute(
+        select(func.tsvector_to_array(func.to_tsvector(literal_column("'english'::regconfig"), query)))
+    )
+    return list(result.scalar_one() or [])
+
+
+def _or_query(lexemes: Sequence[str]) -> str:
+    """``'a' | 'b'``: any term matches. Lexemes are already normalised, so each is quoted as-is."""
+    return " | ".join("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" for lexeme in lexemes)
+
+
+async def lexical_candidates(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    lexemes: Sequence[str],
+    vector: list[float] | None,
+    *,
+    tiers: Sequence[MemoryTier] | None,
+    limit: int,
+) -> list[Candidate]:
+    """The user's memories sharing terms with the query (GIN index), best ``ts_rank`` first."""
+    if not lexemes:
+        return []
+    tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), _or_query(lexemes))
+    similarity: Any = (
+        (1 - Memory.embedding.op("<=>", return_type=Float)(vector)).label("similarity")
+        if vector is not None
+        else literal_column("NULL").label("similarity")
+    )
+    statement = (
+        select(Memory, similarity, func.tsvector_to_array(Memory.content_tsv))
+        .where(*_scope(user_id, tiers), Memory.content_tsv.op("@@")(tsquery))
+        .order_by(func.ts_rank(Memory.content_tsv, tsquery).desc(), Memory.id)
+        .limit(limit)
+    )
+    rows = (await session.execute(statement)).all()
+    return [Candidate(row[0], None if row[1] is None else float(row[1]), list(row[2] or [])) for row in rows]
+
+
+async def recent(
+    session: AsyncSession, user_id: uuid.UUID, *, tiers: Sequence[MemoryTier], limit: int
+) -> list[Memory]:
+    result = await session.execute(
+        select(Memory).where(*_scope(user_id, tiers)).order_by(Memory.accessed_at.desc()).limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def mark_accessed(
+    session: AsyncSession, user_id: uuid.UUID, memory_ids: Sequence[uuid.UUID], now: datetime
+) -> None:
+    if not memory_ids:
+        return
+    await session.execute(
+        update(Memory)
+        .where(Memory.user_id == user_id, Memory.id.in_(list(memory_ids)))
+        .values(access_count=Memory.access_count + 1, accessed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def list_page(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    tier: MemoryTier | None,
+    source: str | None,
+    goal_id: uuid.UUID | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Memory]:
+    """Newest first, keyset-paginated on (created_at, id)."""
+    clauses: list[Any] = [Memory.user_id == user_id]
+    if tier is not None:
+        clauses.append(Memory.tier == tier)
+    if source is not None:
+        clauses.append(Memory.source == source)
+    if goal_id is not None:
+        clauses.append(Memory.goal_id == goal_id)
+    if after is not None:
+        created_at, memory_id = after
+        clauses.append(
+            or_(Memory.created_at < created_at, and_(Memory.created_at == created_at, Memory.id < memory_id))
+        )
+    result = await session.execute(
+        select(Memory).where(*clauses).order_by(Memory.created_at.desc(), Memory.id.desc()).limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def all_for_user(session: AsyncSession, user_id: uuid.UUID) -> list[Memory]:
+    result = await session.execute(
+        select(Memory).where(Memory.user_id == user_id).order_by(Memory.created_at, Memory.id)
+    )
+    return list(result.scalars())
+
+
+async def delete_memory(session: AsyncSession, user_id: uuid.UUID, memory_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        delete(Memory).where(Memory.id == memory_id, Memory.user_id == user_id).returning(Memory.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def set_goal_archived(
+    session: AsyncSession, user_id: uuid.UUID, goal_id: uuid.UUID, archived_at: datetime | None
+) -> int:
+    """Mark (or, with ``None``, unmark) the project memories of one goal as archived."""
+    already = Memory.archived_at.is_(None) if archived_at is not None else Memory.archived_at.is_not(None)
+    result = await session.execute(
+        update(Memory)
+        .where(
+            Memory.user_id == user_id,
+            Memory.goal_id == goal_id,
+            Memory.tier == MemoryTier.project,
+            already,
+        )
+        .values(archived_at=archived_at)
+        .returning(Memory.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(result.all())
+
+
+# --- jobs (across users: maintenance, never user-facing) ---------------------------------------
+
+
+async def delete_stale_tasks(session: AsyncSession, cutoff: datetime, batch_size: int) -> int:
+    """Delete up to ``batch_size`` task memories created and last accessed before ``cutoff``."""
+    doomed = (
+        select(Memory.id)
+        .where(Memory.tier == MemoryTier.task, Memory.created_at < cutoff, Memory.accessed_at < cutoff)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    result = await session.execute(delete(Memory).where(Memory.id.in_(doomed)).returning(Memory.id))
+    return len(result.all())
+
+
+async def claim_unembedded(session: AsyncSession, batch_size: int) -> list[Memory]:
+    """Lock a batch of memories without an embedding (skipping rows another worker holds)."""
+    result = await session.execute(
+        select(Memory)
+        .where(Memory.embedding.is_(None))
+        .order_by(Memory.created_at)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    return list(result.scalars())
+
+
+async def claim_for_reembed(
+    session: AsyncSession, model_name: str, batch_size: int, after: uuid.UUID | None, force: bool
+) -> list[Memory]:
+    """The next batch (by id) embedded with another model or not at all; every row if ``force``."""
+    clauses: list[Any] = []
+    if not force:
+        clauses.append(or_(Memory.embedding.is_(None), Memory.embedding_model.is_distinct_from(model_name)))
+    if after is not None:
+        clauses.append(Memory.id > after)
+    result = await session.execute(
+        select(Memory).where(*clauses).order_by(Memory.id).limit(batch_size).with_for_update(skip_locked=True)
+    )
+    return list(result.scalars())
+
+
+async def count_for_reembed(session: AsyncSession, model_name: str, force: bool) -> int:
+    statement = select(func.count()).select_from(Memory)
+    if not force:
+        statement = statement.where(
+            or_(Memory.embedding.is_(None), Memory.embedding_model.is_distinct_from(model_name))
+        )
+    return int((await session.execute(statement)).scalar_one())

@@ -1,0 +1,436 @@
+"""Companion memory: storing (with de-duplication), hybrid recall and the companion's tier strategy.
+
+Interface (other domains call these; ``session`` is the caller's AsyncSession: flushed, never
+committed; ``embedder`` comes from ``app.memory.embeddings.get_embedder(resources)``)::
+
+    async def remember(session, embedder, *, user_id: uuid.UUID, tier: str, content: str, source: str,
+                       metadata: dict | None = None, goal_id: uuid.UUID | None = None,
+                       conversation_id: uuid.UUID | None = None) -> RememberResult
+        # .memory (ORM Memory), .created: bool (False = an exact or near duplicate was refreshed)
+    async def recall(session, embedder, *, user_id, query: str, tiers: list[str] | None = None,
+                     limit: int = 5) -> list[RecalledMemory]    # each has .memory, .score, .breakdown
+    async def recall_for_companion(session, embedder, *, user_id, message: str) -> list[RecalledMemory]
+        # personal top 5 always; project top 5 when the message is about goals/plans; task top 3
+    async def archive_goal_memories(session, *, user_id, goal_id) -> int
+        # marks the goal's project memories archived (kept, exported, left out of recall)
+    async def restore_goal_memories(session, *, user_id, goal_id) -> int   # the reverse
+
+Bad input (unknown tier, empty or oversized content, limit out of range) raises
+``ValidationFailed`` (422). The embedding provider never makes these fail: a memory whose
+embedding failed is stored with a NULL embedding and the ``embed_pending_memories`` job fills it
+in; a query whose embedding failed is answered from the lexical component alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.jobs import defer_job
+from app.core.logging import get_logger
+from app.memory import repository, scoring
+from app.memory.embeddings import Embedder, EmbeddingError, MemoryTuning, tuning_of
+from app.memory.repository import Candidate
+from app.models import Memory, MemoryTier
+
+log = get_logger(__name__)
+
+MAX_CONTENT_CHARS = 4000
+MAX_QUERY_CHARS = 1000
+MAX_SOURCE_CHARS = 64
+MAX_METADATA_BYTES = 16_384
+MAX_RECALL_LIMIT = 50
+EMBED_JOB = "embed_pending_memories"
+# Candidates fetched per path before re-ranking, as a multiple of the requested limit.
+CANDIDATE_FACTOR = 4
+MIN_CANDIDATES = 20
+COMPANION_LIMITS = {MemoryTier.personal: 5, MemoryTier.project: 5, MemoryTier.task: 3}
+_GOAL_TALK = re.compile(
+    r"\b(goals?|plans?|planning|planned|projects?|milestones?|missions?|deadlines?|progress|targets?|"
+    r"objectives?|roadmap|habits?|achieve\w*|accomplish\w*|finish\w*|launch\w*|ship\w*|working on|"
+    r"aim\w*|ambitions?|resolutions?|schedule\w*|next steps?|priorit\w*|streaks?|"
+    r"thesis|marathon|training|studying|learn\w*|build\w*)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class RememberResult:
+    memory: Memory
+    created: bool  # False: an existing exact or near-duplicate memory was refreshed instead
+
+
+@dataclass(frozen=True)
+class RecalledMemory:
+    memory: Memory
+    score: float
+    breakdown: dict[str, Any] = field(default_factory=dict)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _invalid(field_name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(details=[{"field": field_name, "location": "body", "message": message}])
+
+
+def parse_tier(value: str | MemoryTier, field_name: str = "tier") -> MemoryTier:
+    try:
+        return MemoryTier(value)
+    except ValueError:
+        allowed = ", ".join(t.value for t in MemoryTier)
+        raise _invalid(field_name, f"unknown tier {value!r} (one of: {allowed})") from None
+
+
+def parse_tiers(values: Sequence[str | MemoryTier] | None) -> list[MemoryTier] | None:
+    if not values:
+        return None
+    return sorted({parse_tier(v, "tiers") for v in values}, key=list(MemoryTier).index)
+
+
+def clean_content(content: str, field_name: str = "content", max_chars: int = MAX_CONTENT_CHARS) -> str:
+    cleaned = content.strip()
+    if not cleaned:
+        raise _invalid(field_name, "must not be empty")
+    if len(cleaned) > max_chars:
+        raise _invalid(field_name, f"must be at most {max_chars} characters (got {len(cleaned)})")
+    return cleaned
+
+
+def _check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    try:
+        size = len(json.dumps(metadata).encode())
+    except (TypeError, ValueError):
+        raise _invalid("metadata", "must be a JSON object") from None
+    if size > MAX_METADATA_BYTES:
+        raise _invalid("metadata", f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+    return dict(metadata)
+
+
+def _check_source(source: str) -> str:
+    cleaned = source.strip()
+    if not cleaned or len(cleaned) > MAX_SOURCE_CHARS:
+        raise _invalid("source", f"must be 1 to {MAX_SOURCE_CHARS} characters")
+    return cleaned
+
+
+def content_hash(content: str) -> str:
+    """Same hash for texts that differ only in case or whitespace."""
+    normalised = " ".join(content.casefold().split())
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+# --- embedding --------------------------------------------------------------------------------
+
+
+async def _embed_one(embedder: Embedder, text: str) -> list[float] | None:
+    try:
+        vectors = await embedder.embed([text])
+    except EmbeddingError as exc:
+        log.warning("embedding_failed", model=embedder.model_name, error=str(exc))
+        return None
+    return vectors[0]
+
+
+# --- remember ---------------------------------------------------------------------------------
+
+
+async def remember(
+    session: AsyncSession,
+    embedder: Embedder,
+    *,
+    user_id: uuid.UUID,
+    tier: str,
+    content: str,
+    source: str,
+    metadata: dict[str, Any] | None = None,
+    goal_id: uuid.UUID | None = None,
+    conversation_id: uuid.UUID | None = None,
+) -> RememberResult:
+    """Store a memory, or refresh the exact/near duplicate the user already has in that tier."""
+    memory_tier = parse_tier(tier)
+    text = clean_content(content)
+    meta = _check_metadata(metadata)
+    source = _check_source(source)
+    digest = content_hash(text)
+    now = datetime.now(UTC)
+
+    existing = await repository.get_by_hash(session, user_id, memory_tier, digest)
+    if existing is not None:
+        await repository.refresh(session, existing, now, meta)
+        return RememberResult(existing, created=False)
+
+    vector = await _embed_one(embedder, text)
+    tuning = tuning_of(embedder)
+    if vector is not None:
+        nearest = await _nearest(session, tuning, user_id, vector, [memory_tier], limit=1)
+        if nearest and (nearest[0].similarity or 0.0) >= tuning.duplicate_threshold:
+            duplicate = nearest[0].memory
+            await repository.refresh(session, duplicate, now, meta)
+            log.info("memory_near_duplicate", similarity=round(nearest[0].similarity or 0.0, 4))
+            return RememberResult(duplicate, created=False)
+
+    memory_id, inserted = await repository.insert_memory(
+        session,
+        {
+            "user_id": user_id,
+            "tier": memory_tier,
+            "content": text,
+            "content_hash": digest,
+            "embedding": vector,
+            "embedding_model": embedder.model_name if vector is not None else None,
+            "meta": meta,
+            "source": source,
+            "goal_id": goal_id,
+            "conversation_id": conversation_id,
+            "created_at": now,
+            "updated_at": now,
+            "accessed_at": now,
+        },
+    )
+    memory = await repository.get(session, user_id, memory_id)
+    assert memory is not None
+    if not inserted:  # a concurrent request stored the same text first
+        await repository.refresh(session, memory, now, meta)
+        return RememberResult(memory, created=False)
+    if vector is None:
+        defer_job(session, EMBED_JOB)
+    return RememberResult(memory, created=True)
+
+
+# --- recall -----------------------------------------------------------------------------------
+
+
+async def _nearest(
+    session: AsyncSession,
+    tuning: MemoryTuning,
+    user_id: uuid.UUID,
+    vector: list[float],
+    tiers: Sequence[MemoryTier] | None,
+    limit: int,
+    enough: int | None = None,
+) -> list[Candidate]:
+    """Nearest memories: exact for users with few memories, HNSW (then exact if short) otherwise."""
+    rows = await repository.count_embedded_up_to(session, user_id, tuning.exact_search_max_rows + 1)
+    return await repository.vector_candidates(
+        session,
+        user_id,
+        vector,
+        tiers=tiers,
+        limit=limit,
+        exact=rows <= tuning.exact_search_max_rows,
+        ef_search=tuning.hnsw_ef_search,
+        enough=enough,
+    )
+
+
+def _breakdown(candidate: Candidate, lexemes: Sequence[str], now: datetime) -> tuple[float, dict[str, Any]]:
+    memory = candidate.memory
+    parts: dict[str, Any] = {
+        "similarity": None if candidate.similarity is None else round(scoring.clamp(candidate.similarity), 6),
+        "lexical": round(scoring.lexical(lexemes, candidate.lexemes), 6),
+        "recency": round(scoring.recency(memory.accessed_at, now, memory.tier), 6),
+        "frequency": round(scoring.frequency(memory.access_count), 6),
+    }
+    score = scoring.combine(parts["similarity"], parts["lexical"], parts["recency"], parts["frequency"])
+    parts["score"] = round(score, 6)
+    return score, parts
+
+
+async def _search(
+    session: AsyncSession,
+    tuning: MemoryTuning,
+    *,
+    user_id: uuid.UUID,
+    vector: list[float] | None,
+    lexemes: Sequence[str],
+    tiers: Sequence[MemoryTier] | None,
+    limit: int,
+    now: datetime,
+) -> list[RecalledMemory]:
+    pool = max(limit * CANDIDATE_FACTOR, MIN_CANDIDATES)
+    candidates: dict[uuid.UUID, Candidate] = {}
+    if vector is not None:
+        # The extra candidates only feed the re-ranking: the index answering ``limit`` is enough.
+        for candidate in await _nearest(session, tuning, user_id, vector, tiers, pool, enough=limit):
+            candidates[candidate.memory.id] = candidate
+    for candidate in await repository.lexical_candidates(
+        session, user_id, lexemes, vector, tiers=tiers, limit=pool
+    ):
+        candidates.setdefault(candidate.memory.id, candidate)
+    results: list[RecalledMemory] = []
+    for candidate in candidates.values():
+        score, parts = _breakdown(candidate, lexemes, now)
+        if scoring.passes_floor(candidate.similarity, parts["lexical"], tuning.similarity_floor):
+            results.append(RecalledMemory(candidate.memory, score, parts))
+    results.sort(key=lambda r: (-r.score, r.memory.id))
+    return results[:limit]
+
+
+def _check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_RECALL_LIMIT:
+        raise _invalid("limit", f"must be between 1 and {MAX_RECALL_LIMIT}")
+    return limit
+
+
+async def _mark_accessed(
+    session: AsyncSession, user_id: uuid.UUID, results: Sequence[RecalledMemory], now: datetime
+) -> None:
+    await repository.mark_accessed(session, user_id, [r.memory.id for r in results], now)
+    for result in results:  # keep the returned objects in step with the database
+        result.memory.access_count += 1
+        result.memory.accessed_at = now
+
+
+async def recall(
+    session: AsyncSession,
+    embedder: Embedder,
+    *,
+    user_id: uuid.UUID,
+    query: str,
+    tiers: list[str] | None = None,
+    limit: int = 5,
+) -> list[RecalledMemory]:
+    """The user's memories best matching ``query``, best first, each with its score breakdown.
+
+    The scores reflect the memories before this recall; the returned memories count as accessed.
+    """
+    text = clean_content(query, "q", MAX_QUERY_CHARS)
+    tier_filter = parse_tiers(tiers)
+    _check_limit(limit)
+    now = datetime.now(UTC)
+    vector = await _embed_one(embedder, text)
+    lexemes = await repository.query_lexemes(session, text)
+    results = await _search(
+        session,
+        tuning_of(embedder),
+        user_id=user_id,
+        vector=vector,
+        lexemes=lexemes,
+        tiers=tier_filter,
+        limit=limit,
+        now=now,
+    )
+    await _mark_accessed(session, user_id, results, now)
+    return results
+
+
+def is_about_goals(message: str) -> bool:
+    """Whether a message talks about goals, plans or progress (then project memories are recalled)."""
+    return _GOAL_TALK.search(message) is not None
+
+
+async def recall_for_companion(
+    session: AsyncSession, embedder: Embedder, *, user_id: uuid.UUID, message: str
+) -> list[RecalledMemory]:
+    """Context for one companion turn: personal memories always (top 5), project memories when the
+    message is about goals or plans (top 5), and task memories for recent context (top 3: the best
+    matches, filled up with the most recently used). Personal first, then project, then task."""
+    text = message.strip()[:MAX_QUERY_CHARS]
+    if not text:
+        return []
+    now = datetime.now(UTC)
+    tuning = tuning_of(embedder)
+    vector = await _embed_one(embedder, text)
+    lexemes = await repository.query_lexemes(session, text)
+    tiers = [MemoryTier.personal, MemoryTier.task]
+    if is_about_goals(text):
+        tiers.insert(1, MemoryTier.project)
+    results: list[RecalledMemory] = []
+    for tier in tiers:
+        limit = COMPANION_LIMITS[tier]
+        found = await _search(
+            session,
+            tuning,
+            user_id=user_id,
+            vector=vector,
+            lexemes=lexemes,
+            tiers=[tier],
+            limit=limit,
+            now=now,
+        )
+        if tier is MemoryTier.task and len(found) < limit:
+            seen = {r.memory.id for r in found}
+            for memory in await repository.recent(session, user_id, tiers=[tier], limit=limit):
+                if memory.id in seen or len(found) >= limit:
+                    continue
+                score, parts = _breakdown(Candidate(memory, None, []), [], now)
+                found.append(RecalledMemory(memory, score, {**parts, "strategy": "recent"}))
+        results.extend(found)
+    await _mark_accessed(session, user_id, results, now)
+    return results
+
+
+# --- goals ------------------------------------------------------------------------------------
+
+
+async def archive_goal_memories(session: AsyncSession, *, user_id: uuid.UUID, goal_id: uuid.UUID) -> int:
+    """The goal was archived: its project memories are marked archived (kept and exported, left out
+    of recall and the companion's context). Idempotent; returns how many were newly marked."""
+    count = await repository.set_goal_archived(session, user_id, goal_id, datetime.now(UTC))
+    log.info("goal_memories_archived", goal_id=str(goal_id), count=count)
+    return count
+
+
+async def restore_goal_memories(session: AsyncSession, *, user_id: uuid.UUID, goal_id: uuid.UUID) -> int:
+    """The goal is active again: its project memories come back into recall."""
+    return await repository.set_goal_archived(session, user_id, goal_id, None)
+
+
+# --- the API's other operations ---------------------------------------------------------------
+
+
+async def get_memory(session: AsyncSession, *, user_id: uuid.UUID, memory_id: uuid.UUID) -> Memory:
+    memory = await repository.get(session, user_id, memory_id)
+    if memory is None:
+        raise NotFound("Memory not found")
+    return memory
+
+
+async def update_memory(
+    session: AsyncSession,
+    embedder: Embedder,
+    *,
+    user_id: uuid.UUID,
+    memory_id: uuid.UUID,
+    changes: dict[str, Any],
+) -> Memory:
+    """Apply a partial update (content, tier, metadata, goal_id); new content is re-embedded."""
+    memory = await get_memory(session, user_id=user_id, memory_id=memory_id)
+    tier = parse_tier(changes["tier"]) if changes.get("tier") is not None else memory.tier
+    content = clean_content(changes["content"]) if changes.get("content") is not None else memory.content
+    digest = content_hash(content)
+    if (tier, digest) != (memory.tier, memory.content_hash):
+        clash = await repository.get_by_hash(session, user_id, tier, digest)
+        if clash is not None and clash.id != memory.id:
+            raise Conflict("An identical memory already exists in that tier", details={"id": str(clash.id)})
+    if content != memory.content:
+        vector = await _embed_one(embedder, content)
+        memory.embedding = vector
+        memory.embedding_model = embedder.model_name if vector is not None else None
+        if vector is None:
+            defer_job(session, EMBED_JOB)
+    memory.tier, memory.content, memory.content_hash = tier, content, digest
+    if "metadata" in changes and changes["metadata"] is not None:
+        memory.meta = _check_metadata(changes["metadata"])
+    if "goal_id" in changes:
+        memory.goal_id = changes["goal_id"]
+    memory.updated_at = datetime.now(UTC)
+    await session.flush()
+    return memory
+
+
+async def delete_memory(session: AsyncSession, *, user_id: uuid.UUID, memory_id: uuid.UUID) -> None:
+    if not await repository.delete_memory(session, user_id, memory_id):
+        raise NotFound("Memory not found")

@@ -1,0 +1,116 @@
+"""Goals, their milestones and decomposition proposals (docs/goals.md)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, TimestampMixin
+
+GOAL_TYPES = ("abstract", "concrete")
+VALUE_CATEGORIES = ("health", "craft", "growth", "connection")
+GOAL_STATUSES = ("active", "paused", "completed", "archived")
+PROPOSAL_STATUSES = ("proposed", "approved", "rejected", "expired")
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a CHECK constraint keeping ``column`` to ``values``."""
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
+
+
+def _owner() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+
+
+class Goal(TimestampMixin, Base):
+    __tablename__ = "goals"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = _owner()
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    goal_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    value_category: Mapped[str] = mapped_column(String(16), nullable=False)
+    target_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
+    importance: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="3")
+    # Last mission start or completion: feeds the triad's urgency ("time since last worked on").
+    last_worked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The goal's project memory (app.memory), updated with the goal. No foreign key: the user may
+    # delete the memory through the memory API, and then the next update writes a new one.
+    memory_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+
+    __table_args__ = (
+        CheckConstraint(one_of("goal_type", GOAL_TYPES), name="goal_type"),
+        CheckConstraint(one_of("value_category", VALUE_CATEGORIES), name="value_category"),
+        CheckConstraint(one_of("status", GOAL_STATUSES), name="status"),
+        CheckConstraint("importance BETWEEN 1 AND 5", name="importance"),
+        Index("ix_goals_user_id_status", "user_id", "status"),
+    )
+
+
+class GoalMilestone(Base):
+    __tablename__ = "goal_milestones"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = _owner()
+    goal_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("goals.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    position: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    # Set once, when the last open mission of the milestone is completed.
+    reached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (Index("ix_goal_milestones_user_id", "user_id"),)
+
+
+class DecompositionProposal(TimestampMixin, Base):
+    """A proposed plan (milestones and missions) that is saved only when the user approves it."""
+
+    __tablename__ = "decomposition_proposals"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = _owner()
+    goal_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("goals.id", ondelete="CASCADE"), nullable=False
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="proposed")
+    source: Mapped[str] = mapped_column(String(16), nullable=False)  # model | planner
+    model: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(one_of("status", PROPOSAL_STATUSES), name="status"),
+        CheckConstraint(one_of("source", ("model", "planner")), name="source"),
+        Index("ix_decomposition_proposals_goal_id_status", "goal_id", "status"),
+        Index("ix_decomposition_proposals_user_id", "user_id"),
+    )

@@ -1,0 +1,80 @@
+"""Fixtures of the memory tests: the real local model, an OpenAI-protocol server, a burst worker."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from app.core.config import Settings
+from app.memory.embeddings import LocalEmbedder
+from app.workers.main import create_worker
+from tests.memory.openai_server import OpenAIEmbeddingsServer
+
+
+@pytest.fixture(scope="session")
+def local_embedder() -> LocalEmbedder:
+    embedder = LocalEmbedder()
+    embedder.load()
+    return embedder
+
+
+@pytest.fixture
+def openai_server() -> Iterator[OpenAIEmbeddingsServer]:
+    with OpenAIEmbeddingsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def openai_settings(settings_factory: Any, openai_server: OpenAIEmbeddingsServer) -> Settings:
+    return settings_factory(  # type: ignore[no-any-return]
+        embedding_provider="openai",
+        openai_api_key=openai_server.api_key,
+        openai_base_url=openai_server.url,
+        embedding_model="text-embedding-3-small",
+        embedding_timeout_seconds=5,
+    )
+
+
+@pytest.fixture
+async def openai_client(app_factory: Any, openai_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = await app_factory(openai_settings)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def pool(settings: Settings) -> AsyncIterator[ArqRedis]:
+    assert settings.redis_url
+    arq_pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    yield arq_pool
+    await arq_pool.aclose()
+
+
+@pytest.fixture
+def run_worker() -> Any:
+    """``await run_worker(settings)``: a real ARQ worker in burst mode until the queue is empty."""
+
+    async def run(settings: Settings) -> Any:
+        worker = create_worker(settings, burst=True, handle_signals=False, poll_delay=0.01)
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+        return worker
+
+    return run
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A local port nothing listens on (a provider that is down)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

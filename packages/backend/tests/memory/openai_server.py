@@ -1,0 +1,89 @@
+"""A local HTTP server speaking OpenAI's embeddings protocol (``POST /v1/embeddings``).
+
+Vectors are deterministic bags of hashed words, so texts sharing words are similar and the same
+text always gets the same vector. ``failing`` makes it answer 500.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def fake_vector(text: str, dimensions: int) -> list[float]:
+    vector = [0.0] * dimensions
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        digest = hashlib.sha256(word.encode()).digest()
+        vector[int.from_bytes(digest[:4], "big") % dimensions] += 1.0 if digest[4] % 2 else -1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
+
+
+class OpenAIEmbeddingsServer:
+    def __init__(self, api_key: str = "sk-test-embeddings") -> None:
+        self.api_key = api_key
+        self.failing = False
+        self.wrong_dimensions: int | None = None  # answer with this size whatever was asked
+        self.requests: list[dict[str, Any]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                server.requests.append(
+                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+                )
+                if server.failing:
+                    self.send_error(500)
+                    return
+                if self.path != "/v1/embeddings":
+                    self.send_error(404)
+                    return
+                if self.headers.get("Authorization") != f"Bearer {server.api_key}":
+                    self.send_error(401)
+                    return
+                inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                dimensions = server.wrong_dimensions or int(body.get("dimensions") or 1536)
+                data = [
+                    {"object": "embedding", "index": i, "embedding": fake_vector(text, dimensions)}
+                    for i, text in enumerate(inputs)
+                ]
+                data.reverse()  # clients must order by "index", not by position
+                payload = json.dumps(
+                    {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1}}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    @property
+    def embedding_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["path"] == "/v1/embeddings"]
+
+    def __enter__(self) -> OpenAIEmbeddingsServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join()

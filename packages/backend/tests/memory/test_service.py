@@ -1,0 +1,198 @@
+"""The service interface other domains call: remember, recall, the companion strategy, goals."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import ValidationFailed
+from app.core.jobs import discard_jobs
+from app.memory import scoring, service
+from app.memory.embeddings import EmbeddingError, LocalEmbedder
+from app.models import Memory, MemoryTier
+from app.users import repository as users
+
+
+class DownEmbedder:
+    """An embedder whose provider is down (stands in for the network boundary's failure)."""
+
+    model_name = "down-model"
+    dimensions = 384
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        raise EmbeddingError("provider down")
+
+
+async def new_user(db: AsyncSession, clerk_id: str = "user_svc") -> uuid.UUID:
+    user = await users.provision(db, clerk_id)
+    await db.commit()
+    return user.id
+
+
+async def test_remember_and_recall_roundtrip(db: AsyncSession, local_embedder: LocalEmbedder) -> None:
+    user_id = await new_user(db)
+    stored = await service.remember(
+        db, local_embedder, user_id=user_id, tier="personal", content="I am vegetarian.", source="chat"
+    )
+    assert stored.created and stored.memory.embedding is not None
+    await service.remember(
+        db, local_embedder, user_id=user_id, tier="task", content="Booked a dentist visit.", source="chat"
+    )
+    hits = await service.recall(db, local_embedder, user_id=user_id, query="do I eat meat?")
+    assert hits[0].memory.id == stored.memory.id
+    assert 0 <= hits[0].score <= 1
+    assert hits[0].breakdown["score"] == pytest.approx(hits[0].score, abs=1e-6)
+    assert hits[0].memory.access_count == 1
+    only_task = await service.recall(db, local_embedder, user_id=user_id, query="dentist", tiers=["task"])
+    assert [h.memory.tier for h in only_task] == [MemoryTier.task]
+
+
+async def test_service_validation(db: AsyncSession, local_embedder: LocalEmbedder) -> None:
+    user_id = await new_user(db)
+    with pytest.raises(ValidationFailed):
+        await service.remember(db, local_embedder, user_id=user_id, tier="cosmic", content="x", source="chat")
+    with pytest.raises(ValidationFailed):
+        await service.remember(db, local_embedder, user_id=user_id, tier="task", content=" ", source="chat")
+    with pytest.raises(ValidationFailed):
+        await service.remember(
+            db, local_embedder, user_id=user_id, tier="task", content="x" * 4001, source="chat"
+        )
+    with pytest.raises(ValidationFailed):
+        await service.recall(db, local_embedder, user_id=user_id, query="x", limit=0)
+    with pytest.raises(ValidationFailed):
+        await service.recall(db, local_embedder, user_id=user_id, query="x", tiers=["nope"])
+
+
+async def test_provider_down_stores_without_embedding_and_recalls_lexically(db: AsyncSession) -> None:
+    user_id = await new_user(db)
+    down = DownEmbedder()
+    stored = await service.remember(
+        db, down, user_id=user_id, tier="personal", content="My dog is called Biscuit.", source="chat"
+    )
+    assert stored.created
+    assert stored.memory.embedding is None and stored.memory.embedding_model is None
+    assert [job.function for job in db.info["delight.pending_jobs"]] == ["embed_pending_memories"]
+    discard_jobs(db)
+    hits = await service.recall(db, down, user_id=user_id, query="What is Biscuit doing?")
+    assert [h.memory.id for h in hits] == [stored.memory.id]
+    assert hits[0].breakdown["similarity"] is None and hits[0].breakdown["lexical"] == 1.0
+
+
+async def test_companion_strategy(db: AsyncSession, local_embedder: LocalEmbedder) -> None:
+    user_id = await new_user(db)
+    goal = uuid.uuid4()
+
+    async def put(tier: str, content: str, **extra: uuid.UUID) -> Memory:
+        result = await service.remember(
+            db, local_embedder, user_id=user_id, tier=tier, content=content, source="test", **extra
+        )
+        return result.memory
+
+    personal = [
+        await put("personal", f"Personal fact {i}: I love {thing}.")
+        for i, thing in enumerate(["hiking", "jazz", "painting", "chess", "baking", "swimming", "poetry"])
+    ]
+    project = await put("project", "Goal: finish the first draft of my novel by June.", goal_id=goal)
+    tasks = [
+        await put("task", f"Recent action {i}: replied to {who}.") for i, who in enumerate(["Ann", "Raj"])
+    ]
+
+    chat = await service.recall_for_companion(
+        db, local_embedder, user_id=user_id, message="I feel tired today"
+    )
+    tiers = [h.memory.tier for h in chat]
+    assert MemoryTier.project not in tiers
+    assert tiers.count(MemoryTier.personal) <= 5
+    # Task context: the two recent actions fill the slots even without a semantic match.
+    assert {h.memory.id for h in chat if h.memory.tier is MemoryTier.task} == {t.id for t in tasks}
+
+    about_goals = await service.recall_for_companion(
+        db, local_embedder, user_id=user_id, message="How is my plan for the novel going?"
+    )
+    assert project.id in [h.memory.id for h in about_goals]
+    order = [h.memory.tier for h in about_goals]
+    assert order == sorted(order, key=[MemoryTier.personal, MemoryTier.project, MemoryTier.task].index)
+    assert len(personal) == 7
+
+
+async def test_archiving_a_goal_hides_its_project_memories(
+    db: AsyncSession, local_embedder: LocalEmbedder
+) -> None:
+    user_id = await new_user(db)
+    other_user = await new_user(db, "user_other")
+    goal = uuid.uuid4()
+    kept = await service.remember(
+        db,
+        local_embedder,
+        user_id=user_id,
+        tier="project",
+        content="Marathon plan: 4 runs a week.",
+        source="goals",
+        goal_id=goal,
+    )
+    task = await service.remember(
+        db,
+        local_embedder,
+        user_id=user_id,
+        tier="task",
+        content="Marathon run done today.",
+        source="goals",
+        goal_id=goal,
+    )
+    assert await service.archive_goal_memories(db, user_id=other_user, goal_id=goal) == 0
+    assert await service.archive_goal_memories(db, user_id=user_id, goal_id=goal) == 1
+    assert await service.archive_goal_memories(db, user_id=user_id, goal_id=goal) == 0  # idempotent
+    hits = await service.recall(db, local_embedder, user_id=user_id, query="marathon training plan")
+    assert kept.memory.id not in [h.memory.id for h in hits]
+    assert task.memory.id in [h.memory.id for h in hits]
+    assert await service.restore_goal_memories(db, user_id=user_id, goal_id=goal) == 1
+    hits = await service.recall(db, local_embedder, user_id=user_id, query="marathon training plan")
+    assert kept.memory.id in [h.memory.id for h in hits]
+
+
+async def test_recency_and_frequency_enter_the_score(db: AsyncSession, local_embedder: LocalEmbedder) -> None:
+    user_id = await new_user(db)
+    old = await service.remember(
+        db, local_embedder, user_id=user_id, tier="task", content="Walked the dog in the park.", source="t"
+    )
+    new = await service.remember(
+        db, local_embedder, user_id=user_id, tier="task", content="Took the dog out to the park.", source="t"
+    )
+    long_ago = datetime.now(UTC) - timedelta(days=60)
+    await db.execute(update(Memory).where(Memory.id == old.memory.id).values(accessed_at=long_ago))
+    await db.execute(update(Memory).where(Memory.id == new.memory.id).values(access_count=20))
+    db.expire_all()
+    hits = await service.recall(db, local_embedder, user_id=user_id, query="dog walk in the park", limit=2)
+    by_id = {h.memory.id: h for h in hits}
+    fresh, stale = by_id[new.memory.id], by_id[old.memory.id]
+    assert fresh.breakdown["frequency"] == 1.0 and fresh.breakdown["recency"] == pytest.approx(1.0, abs=1e-3)
+    assert (
+        stale.breakdown["frequency"] == 0.0 and stale.breakdown["recency"] < 0.01
+    )  # 60 days, 7-day half-life
+    for hit in hits:
+        b = hit.breakdown
+        expected = 0.70 * b["similarity"] + 0.15 * b["lexical"] + 0.10 * b["recency"] + 0.05 * b["frequency"]
+        assert hit.score == pytest.approx(expected, abs=1e-5)
+
+
+def test_score_is_bounded() -> None:
+    now = datetime.now(UTC)
+    assert sum(scoring.WEIGHTS.values()) == pytest.approx(1.0)
+    assert scoring.combine(1.0, 1.0, 1.0, 1.0) == pytest.approx(1.0)
+    assert scoring.combine(None, 0.0, 0.0, 0.0) == 0.0
+    assert scoring.combine(-0.4, 3.0, float("nan"), 2.0) <= 1.0
+    assert scoring.recency(now + timedelta(days=1), now, MemoryTier.task) == 1.0  # clock skew
+    assert scoring.recency(now - timedelta(days=7), now, MemoryTier.task) == pytest.approx(0.5)
+    assert scoring.frequency(0) == 0.0 and scoring.frequency(10_000) == 1.0
+    assert scoring.lexical([], ["a"]) == 0.0
+    assert scoring.lexical(["a", "b"], ["b", "c"]) == 0.5
+
+
+def test_goal_talk_detection() -> None:
+    assert service.is_about_goals("What's my plan for this week?")
+    assert service.is_about_goals("I want to make progress on the thesis")
+    assert not service.is_about_goals("I feel a bit low today")
