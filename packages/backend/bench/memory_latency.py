@@ -24,12 +24,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import numpy as np
-from sqlalchemy import text
+from pgvector.asyncpg import register_vector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from app.cli import run_migrations
 from app.db.url import to_async_url
+from app.devtools.embedded import start_postgres
 from app.memory import repository, service
 from app.memory.embeddings import LOCAL_TUNING, LocalEmbedder, MemoryTuning
 from bench import report
@@ -38,7 +40,7 @@ TOTAL = int(os.environ.get("MEMORY_LATENCY_TOTAL", "1000000"))
 USER_ROWS = int(os.environ.get("MEMORY_LATENCY_USER_ROWS", "100000"))
 OTHER_USER_ROWS = 1000
 QUERIES = int(os.environ.get("MEMORY_LATENCY_QUERIES", "300"))
-PG_DIR = Path(os.environ.get("BENCH_PG_DIR", "/tmp/delight-bench-pg"))
+PG_DIR = Path(os.environ.get("BENCH_PG_DIR", "/tmp/delight-bench-pg"))  # noqa: S108 - bench scratch
 REUSE = os.environ.get("MEMORY_LATENCY_REUSE") == "1"
 EF_VALUES = (100, 200, 400, 1000)
 DIM = 384
@@ -148,16 +150,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def start_database() -> str:
-    from app.devtools.embedded import start_postgres
-
     service_ = start_postgres(PG_DIR, database="delight_bench")
     return service_.url
 
 
 async def seed(url: str, embedder: LocalEmbedder, rng: np.random.Generator) -> tuple[uuid.UUID, uuid.UUID]:
-    import asyncpg
-    from pgvector.asyncpg import register_vector
-
     db = to_async_url(url)
     dsn = db.url.replace("postgresql+asyncpg", "postgresql")
     conn = await asyncpg.connect(dsn, **db.connect_args)
@@ -261,8 +258,6 @@ async def seed(url: str, embedder: LocalEmbedder, rng: np.random.Generator) -> t
 
 async def build_indexes(url: str) -> dict[str, float]:
     """Recreate the migration's indexes after the bulk load (HNSW last, with a big work area)."""
-    import asyncpg
-
     db = to_async_url(url)
     conn = await asyncpg.connect(db.url.replace("postgresql+asyncpg", "postgresql"), **db.connect_args)
     timings: dict[str, float] = {}
@@ -271,11 +266,14 @@ async def build_indexes(url: str) -> dict[str, float]:
         await conn.execute("SET max_parallel_maintenance_workers = 1")
         statements = {
             "btree": [
-                "CREATE INDEX IF NOT EXISTS ix_memories_user_id_created_at ON memories (user_id, created_at, id)",
+                "CREATE INDEX IF NOT EXISTS ix_memories_user_id_created_at "
+                "ON memories (user_id, created_at, id)",
                 "CREATE INDEX IF NOT EXISTS ix_memories_user_id_goal_id ON memories (user_id, goal_id) "
                 "WHERE goal_id IS NOT NULL",
-                "CREATE INDEX IF NOT EXISTS ix_memories_task_created_at ON memories (created_at) WHERE tier = 'task'",
-                "CREATE INDEX IF NOT EXISTS ix_memories_unembedded ON memories (created_at) WHERE embedding IS NULL",
+                "CREATE INDEX IF NOT EXISTS ix_memories_task_created_at ON memories (created_at) "
+                "WHERE tier = 'task'",
+                "CREATE INDEX IF NOT EXISTS ix_memories_unembedded ON memories (created_at) "
+                "WHERE embedding IS NULL",
             ],
             "gin": ["CREATE INDEX IF NOT EXISTS ix_memories_content_tsv ON memories USING gin (content_tsv)"],
             "hnsw": [
@@ -420,8 +418,8 @@ Queries: {QUERIES} real sentences, embedded by the local model inside each timed
 
 | `service.recall(limit=10)` (embed + search + re-rank + access update + commit) | p50 ms | p95 ms | p99 ms |
 | --- | --- | --- | --- |
-| user with {USER_ROWS:,} memories (HNSW path, ef_search={LOCAL_TUNING.hnsw_ef_search}) | {results["big"]["p50"]:.1f} | {results["big"]["p95"]:.1f} | {results["big"]["p99"]:.1f} |
-| user with {OTHER_USER_ROWS:,} memories (exact path) | {results["small"]["p50"]:.1f} | {results["small"]["p95"]:.1f} | {results["small"]["p99"]:.1f} |
+| user with {USER_ROWS:,} memories (HNSW, ef_search={LOCAL_TUNING.hnsw_ef_search}) | {_row(results["big"])} |
+| user with {OTHER_USER_ROWS:,} memories (exact path) | {_row(results["small"])} |
 
 Query embedding alone: p50 {results["embed_p50"]:.1f} ms. Exact top-10 over the big user's rows:
 p50 {results["exact_ms"]:.1f} ms.
@@ -438,9 +436,11 @@ returns fewer than 10): recall@10 = {results["configured_recall"]:.3f}.
     report.append("Memory recall latency (`memory_latency`)", body)
 
 
-async def _has_hnsw(url: str) -> bool:
-    import asyncpg
+def _row(stats: dict[str, float]) -> str:
+    return f"{stats['p50']:.1f} | {stats['p95']:.1f} | {stats['p99']:.1f}"
 
+
+async def _has_hnsw(url: str) -> bool:
     db = to_async_url(url)
     conn = await asyncpg.connect(db.url.replace("postgresql+asyncpg", "postgresql"), **db.connect_args)
     try:

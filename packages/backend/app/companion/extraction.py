@@ -140,10 +140,11 @@ _PLAN = re.compile(
     r"(?P<obj>.+)",
     re.I,
 )
+# Passing wants ("I want to sleep", "I'll try"), not goals: the verb with at most two more words.
 _TRIVIAL = re.compile(
-    r"^(?:sleep|nap|cry|scream|die|disappear|hide|give up|stop|rest|go home|go to bed|eat|vent|talk|"
-    r"know|understand|be left alone|quit everything|try|see|think about it|be fine|survive|manage|"
-    r"check|have a look|tell you|ask|feel better|relax|lie down|go|do it|do that|do this)\b",
+    r"^(?:sleep|nap|cry|scream|die|disappear|hide|give up|rest|go|go home|go to bed|vent|talk|know|"
+    r"understand|be left alone|quit everything|try|see|think about it|be fine|survive|manage|check|"
+    r"have a look|tell you|ask|feel better|relax|lie down|do it|do that|do this)\b(?:\s+[\w']+){0,2}$",
     re.I,
 )
 _NEGATED = re.compile(r"\b(?:not|never|don'?t|doesn'?t|didn'?t|won'?t|can'?t|no longer)\b", re.I)

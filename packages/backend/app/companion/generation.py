@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.companion import repository
 from app.companion.graph import REPLY_FAILED, TURN_GRAPH, TurnDeps
-from app.companion.llm import get_chat_model
+from app.companion.llm import chat_model_for
 from app.companion.stream import LEASE_REFRESH_SECONDS, Fallback, StreamWriter
 from app.core.logging import get_logger
 from app.core.resources import Resources
@@ -48,7 +48,7 @@ def deps_for(resources: Resources, writer: StreamWriter) -> TurnDeps:
         settings=settings,
         sessions=resources.sessions,
         embedder=lambda: get_embedder(resources),
-        chat_model=get_chat_model(settings),
+        chat_model=chat_model_for(resources),
         writer=writer,
         jobs=resources.redis,
         emotion_by_model=settings.companion_emotion_detection != "offline",

@@ -82,14 +82,14 @@ def compose_reply(ctx: TurnContext, guidance: Guidance) -> str:
     seed = ctx.message
     parts: list[str] = []
     emotion = ctx.emotion
-    if emotion.emotion != "neutral" and emotion.intensity >= 0.2:
-        parts.append(pick(_ACK[emotion.emotion], seed))
-    elif _lighter_than_before(ctx.previous, emotion):
+    if _lighter_than_before(ctx.previous, emotion):
         assert ctx.previous is not None
         parts.append(
             f"It sounds like things feel a little lighter than last time, when you were feeling "
             f"{_FEELING_WORD[ctx.previous.emotion]}."
         )
+    elif emotion.emotion != "neutral" and emotion.intensity >= 0.2:
+        parts.append(pick(_ACK[emotion.emotion], seed))
 
     mirrored = (
         None if guidance.vague or guidance.question or guidance.uncontrollable else reflection(ctx.message)
@@ -148,7 +148,12 @@ def compose_reply(ctx: TurnContext, guidance: Guidance) -> str:
 
 
 def _lighter_than_before(previous: EmotionReading | None, now: EmotionReading) -> bool:
-    return previous is not None and previous.is_negative and previous.intensity >= 0.4 and not now.is_negative
+    return (
+        previous is not None
+        and previous.is_negative
+        and previous.intensity >= 0.4
+        and now.emotion in ("joy", "calm")
+    )
 
 
 def _clarify(emotion: EmotionReading, seed: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from app.companion import data as _data  # noqa: F401 - registers the export sections and erase hook
@@ -51,9 +51,12 @@ async def _stream(
         uuid.UUID | None, Query(description="The reply to follow (default: the latest)")
     ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-) -> StreamingResponse:
+) -> Response:
     reply = await service.find_reply(session, user, conversation_id, message_id)
-    events = service.reply_events(resources, user.id, reply, parse_event_id(last_event_id))
+    after = parse_event_id(last_event_id)
+    if await service.already_delivered(resources, user.id, reply, after):
+        return Response(status_code=204, headers=SSE_HEADERS)
+    events = service.reply_events(resources, user.id, reply, after)
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
@@ -65,7 +68,11 @@ router.add_api_route(
     description="Events carry ids; reconnect with `Last-Event-ID` to resume without duplicates. "
     "Keep-alive comments are sent while waiting. Generation does not depend on this connection.",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, 404: {"description": "Unknown conversation"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        204: {"description": "The client already has every event of this finished reply"},
+        404: {"description": "Unknown conversation"},
+    },
 )
 sse_router.add_api_route("/stream/{conversation_id}", _stream, methods=["GET"], include_in_schema=False)
 

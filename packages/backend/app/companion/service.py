@@ -97,6 +97,27 @@ async def find_reply(
     return reply
 
 
+def _id_key(event_id: str) -> tuple[int, int]:
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def already_delivered(
+    resources: Resources, user_id: uuid.UUID, reply: Message, last_event_id: str | None
+) -> bool:
+    """Whether a reconnecting client has every event of a finished reply (then: 204, which tells
+    an EventSource to stop reconnecting)."""
+    if last_event_id is None or reply.status in repository.IN_FLIGHT:
+        return False
+    if last_event_id.startswith("0-"):  # ids of events served from the database
+        return True
+    last = await _redis(resources).xrevrange(stream_key(user_id, reply.id), count=1)
+    if not last:
+        return False
+    newest = last[0][0].decode() if isinstance(last[0][0], bytes) else str(last[0][0])
+    return _id_key(last_event_id) >= _id_key(newest)
+
+
 async def reply_events(
     resources: Resources, user_id: uuid.UUID, reply: Message, last_event_id: str | None
 ) -> AsyncIterator[str]:

@@ -122,7 +122,7 @@ async def read_events(
     """SSE text for the events after ``after``, keep-alive comments while waiting, until the
     terminal event. ``when_dead`` decides what to send when the generator is gone."""
     last = after or "0-0"
-    block_ms = max(1, int(block_seconds * 1000))
+    block_ms = max(1, int(min(block_seconds, keepalive_seconds) * 1000))
     started = last_sent = time.monotonic()
     while time.monotonic() - started < max_seconds:
         response = await redis.xread({key: last}, count=256, block=block_ms)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from app.companion import formation
-from app.companion.llm import get_chat_model
+from app.companion.llm import chat_model_for
 from app.core.config import Settings
 from app.memory.embeddings import get_embedder
 
@@ -19,7 +19,7 @@ async def companion_form_memories(ctx: dict[str, Any], message_id: str) -> dict[
     done = await formation.form_memories(
         ctx["sessions"],
         lambda: get_embedder(resources),
-        get_chat_model(settings),
+        chat_model_for(resources),
         ctx["redis"],
         uuid.UUID(message_id),
     )

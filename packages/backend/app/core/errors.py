@@ -133,17 +133,24 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
+_LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    details = [
-        {
-            "field": ".".join(str(part) for part in err["loc"] if part != "body") or "body",
-            "location": str(err["loc"][0]) if err["loc"] else "body",
-            "message": err["msg"],
-            "type": err["type"],
-        }
-        for err in exc.errors()
-    ]
+    details = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        # The first element says where (body, query, path, header, cookie); the rest names the field.
+        location = str(loc.pop(0)) if loc and loc[0] in _LOCATIONS else "body"
+        details.append(
+            {
+                "field": ".".join(str(part) for part in loc) or location,
+                "location": location,
+                "message": err["msg"],
+                "type": err["type"],
+            }
+        )
     return error_response(422, "validation_error", "Request validation failed", details)
 
 

@@ -53,9 +53,15 @@ class Resources:
     # typed loosely because core does not import domain packages).
     embedder: Any = None
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
+    # Process-wide objects other domains keep here by name (e.g. the companion's model client);
+    # closed with their ``aclose()`` at shutdown.
+    extensions: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
         await self.tasks.drain(self.settings.shutdown_grace_seconds)  # they still use what follows
+        for extension in self.extensions.values():
+            if hasattr(extension, "aclose"):
+                await extension.aclose()
         await self.keys.aclose()
         if self.embedder is not None and hasattr(self.embedder, "aclose"):
             await self.embedder.aclose()

@@ -82,6 +82,7 @@ class GoalMemory:
         )
         goal.memory_id = result.memory.id
         await session.flush()
+        await session.refresh(goal)
 
     async def goal_archived(self, session: AsyncSession, goal: Goal) -> None:
         await memory.archive_goal_memories(session, user_id=goal.user_id, goal_id=goal.id)

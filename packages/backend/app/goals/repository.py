@@ -13,8 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import DecompositionProposal, Goal, GoalMilestone, Mission
 
 
-async def insert_goal(session: AsyncSession, user_id: uuid.UUID, values: dict[str, Any]) -> Goal:
-    goal = Goal(user_id=user_id, **values)
+async def insert_goal(
+    session: AsyncSession, user_id: uuid.UUID, values: dict[str, Any], now: datetime
+) -> Goal:
+    # created_at is the domain clock's "now": urgency and the nightly run's first day count from it.
+    goal = Goal(user_id=user_id, created_at=now, updated_at=now, **values)
     session.add(goal)
     await session.flush()
     await session.refresh(goal)
@@ -140,7 +143,7 @@ async def mission_counts(session: AsyncSession, user_id: uuid.UUID, goal_id: uui
         .group_by(Mission.status)
     )
     counts = dict.fromkeys(("pending", "in_progress", "completed", "deferred", "archived"), 0)
-    counts.update({status: count for status, count in rows.tuples()})
+    counts.update({status: count for status, count in rows})
     return counts
 
 

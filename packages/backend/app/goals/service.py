@@ -55,7 +55,7 @@ async def create_goal(
     session: AsyncSession, user: User, data: GoalCreate, now: datetime, memory: GoalMemory
 ) -> Goal:
     _check_target_date(data.target_date, local_date(now, user.timezone))
-    goal = await repository.insert_goal(session, user.id, data.model_dump())
+    goal = await repository.insert_goal(session, user.id, data.model_dump(), now)
     await memory.goal_saved(session, goal)
     return goal
 

@@ -63,12 +63,12 @@ class MemoryTuning:
 
     similarity_floor: float
     duplicate_threshold: float
-    exact_search_max_rows: int = 20_000
+    exact_search_max_rows: int = 5_000
     hnsw_ef_search: int = 400
 
 
 # Calibrated on bench/data/memory_eval.json with `python -m bench memory_eval`.
-LOCAL_TUNING = MemoryTuning(similarity_floor=0.30, duplicate_threshold=0.92)
+LOCAL_TUNING = MemoryTuning(similarity_floor=0.15, duplicate_threshold=0.90)
 # OpenAI's text-embedding-3 cosines run lower than MiniLM's; calibrate on your own data and set
 # MEMORY_SIMILARITY_FLOOR / MEMORY_DUPLICATE_THRESHOLD.
 OPENAI_TUNING = MemoryTuning(similarity_floor=0.25, duplicate_threshold=0.90)

@@ -14,8 +14,16 @@ from typing import Any
 from sqlalchemy import Float, Select, and_, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from app.models import Memory, MemoryTier
+
+# Rows read in bulk leave out the embedding and the tsvector: parsing 384 floats per row would
+# cost more than the search itself. ``Memory.embedding_model`` says whether a row is embedded.
+SLIM = (defer(Memory.embedding), defer(Memory.content_tsv))
+# A lexical search ranks at most this many matching rows: rare words (what the lexical component is
+# for) match few rows, and matches on common words are the vector search's job anyway.
+LEXICAL_SCAN_CAP = 200
 
 
 @dataclass(frozen=True)
@@ -115,12 +123,17 @@ async def vector_candidates(
     if exact:
         similarity = (1 - distance).label("similarity")
         statement: Select[Any] = (
-            select(Memory, similarity, lexemes).where(*clauses).order_by(similarity.desc()).limit(limit)
+            select(Memory, similarity, lexemes)
+            .options(*SLIM)
+            .where(*clauses)
+            .order_by(similarity.desc())
+            .limit(limit)
         )
     else:
         await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(ef_search)})
         statement = (
             select(Memory, (1 - distance).label("similarity"), lexemes)
+            .options(*SLIM)
             .where(*clauses)
             .order_by(distance)
             .limit(limit)
@@ -148,6 +161,22 @@ async def query_lexemes(session: AsyncSession, query: str) -> list[str]:
     return list(result.scalar_one() or [])
 
 
+async def common_lexemes(session: AsyncSession, min_frequency: float) -> frozenset[str]:
+    """Search terms found in at least ``min_frequency`` of all memories, from the planner's
+    statistics (``ANALYZE``): their posting lists are too long to search cheaply."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = 'memories' AND attname = 'content_tsv'"
+            )
+        )
+    ).first()
+    if row is None or row[0] is None:
+        return frozenset()
+    return frozenset(lexeme for lexeme, freq in zip(row[0], row[1], strict=False) if freq >= min_frequency)
+
+
 def _or_query(lexemes: Sequence[str]) -> str:
     """``'a' | 'b'``: any term matches. Lexemes are already normalised, so each is quoted as-is."""
     return " | ".join("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" for lexeme in lexemes)
@@ -171,10 +200,17 @@ async def lexical_candidates(
         if vector is not None
         else literal_column("NULL").label("similarity")
     )
-    statement = (
-        select(Memory, similarity, func.tsvector_to_array(Memory.content_tsv))
+    matches = (
+        select(Memory.id.label("id"), Memory.content_tsv.label("tsv"))
         .where(*_scope(user_id, tiers), Memory.content_tsv.op("@@")(tsquery))
-        .order_by(func.ts_rank(Memory.content_tsv, tsquery).desc(), Memory.id)
+        .limit(LEXICAL_SCAN_CAP)
+        .subquery()
+    )
+    statement = (
+        select(Memory, similarity, func.tsvector_to_array(matches.c.tsv))
+        .options(*SLIM)
+        .join(matches, Memory.id == matches.c.id)
+        .order_by(func.ts_rank(matches.c.tsv, tsquery).desc(), Memory.id)
         .limit(limit)
     )
     rows = (await session.execute(statement)).all()
@@ -185,7 +221,11 @@ async def recent(
     session: AsyncSession, user_id: uuid.UUID, *, tiers: Sequence[MemoryTier], limit: int
 ) -> list[Memory]:
     result = await session.execute(
-        select(Memory).where(*_scope(user_id, tiers)).order_by(Memory.accessed_at.desc()).limit(limit)
+        select(Memory)
+        .options(*SLIM)
+        .where(*_scope(user_id, tiers))
+        .order_by(Memory.accessed_at.desc())
+        .limit(limit)
     )
     return list(result.scalars())
 
@@ -227,14 +267,18 @@ async def list_page(
             or_(Memory.created_at < created_at, and_(Memory.created_at == created_at, Memory.id < memory_id))
         )
     result = await session.execute(
-        select(Memory).where(*clauses).order_by(Memory.created_at.desc(), Memory.id.desc()).limit(limit)
+        select(Memory)
+        .options(*SLIM)
+        .where(*clauses)
+        .order_by(Memory.created_at.desc(), Memory.id.desc())
+        .limit(limit)
     )
     return list(result.scalars())
 
 
 async def all_for_user(session: AsyncSession, user_id: uuid.UUID) -> list[Memory]:
     result = await session.execute(
-        select(Memory).where(Memory.user_id == user_id).order_by(Memory.created_at, Memory.id)
+        select(Memory).options(*SLIM).where(Memory.user_id == user_id).order_by(Memory.created_at, Memory.id)
     )
     return list(result.scalars())
 

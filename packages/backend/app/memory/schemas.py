@@ -82,7 +82,7 @@ class MemoryOut(BaseModel):
             metadata=memory.meta,
             goal_id=memory.goal_id,
             conversation_id=memory.conversation_id,
-            embedded=memory.embedding is not None,
+            embedded=memory.embedding_model is not None,
             embedding_model=memory.embedding_model,
             access_count=memory.access_count,
             created_at=memory.created_at,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,11 +34,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.jobs import defer_job
 from app.core.logging import get_logger
-from app.memory import repository, scoring
+from app.memory import dedup, repository, scoring
 from app.memory.embeddings import Embedder, EmbeddingError, MemoryTuning, tuning_of
 from app.memory.repository import Candidate
 from app.models import Memory, MemoryTier
@@ -50,9 +52,14 @@ MAX_SOURCE_CHARS = 64
 MAX_METADATA_BYTES = 16_384
 MAX_RECALL_LIMIT = 50
 EMBED_JOB = "embed_pending_memories"
+NEAR_DUPLICATE_CANDIDATES = 3
 # Candidates fetched per path before re-ranking, as a multiple of the requested limit.
 CANDIDATE_FACTOR = 4
 MIN_CANDIDATES = 20
+# Terms in more than this share of all memories are not searched lexically (still scored).
+COMMON_LEXEME_FREQUENCY = 0.002
+COMMON_LEXEMES_TTL_SECONDS = 600.0
+_common_lexemes: dict[str, tuple[float, frozenset[str]]] = {}
 COMPANION_LIMITS = {MemoryTier.personal: 5, MemoryTier.project: 5, MemoryTier.task: 3}
 _GOAL_TALK = re.compile(
     r"\b(goals?|plans?|planning|planned|projects?|milestones?|missions?|deadlines?|progress|targets?|"
@@ -174,12 +181,15 @@ async def remember(
     vector = await _embed_one(embedder, text)
     tuning = tuning_of(embedder)
     if vector is not None:
-        nearest = await _nearest(session, tuning, user_id, vector, [memory_tier], limit=1)
-        if nearest and (nearest[0].similarity or 0.0) >= tuning.duplicate_threshold:
-            duplicate = nearest[0].memory
-            await repository.refresh(session, duplicate, now, meta)
-            log.info("memory_near_duplicate", similarity=round(nearest[0].similarity or 0.0, 4))
-            return RememberResult(duplicate, created=False)
+        for near in await _nearest(
+            session, tuning, user_id, vector, [memory_tier], limit=NEAR_DUPLICATE_CANDIDATES
+        ):
+            if dedup.is_near_duplicate(
+                text, near.memory.content, near.similarity or 0.0, tuning.duplicate_threshold
+            ):
+                await repository.refresh(session, near.memory, now, meta)
+                log.info("memory_near_duplicate", similarity=round(near.similarity or 0.0, 4))
+                return RememberResult(near.memory, created=False)
 
     memory_id, inserted = await repository.insert_memory(
         session,
@@ -265,8 +275,9 @@ async def _search(
         # The extra candidates only feed the re-ranking: the index answering ``limit`` is enough.
         for candidate in await _nearest(session, tuning, user_id, vector, tiers, pool, enough=limit):
             candidates[candidate.memory.id] = candidate
+    rare = [lexeme for lexeme in lexemes if lexeme not in await _common(session)]
     for candidate in await repository.lexical_candidates(
-        session, user_id, lexemes, vector, tiers=tiers, limit=pool
+        session, user_id, rare, vector, tiers=tiers, limit=pool
     ):
         candidates.setdefault(candidate.memory.id, candidate)
     results: list[RecalledMemory] = []
@@ -276,6 +287,16 @@ async def _search(
             results.append(RecalledMemory(candidate.memory, score, parts))
     results.sort(key=lambda r: (-r.score, r.memory.id))
     return results[:limit]
+
+
+async def _common(session: AsyncSession) -> frozenset[str]:
+    """The planner's most common search terms, cached per process for a few minutes."""
+    key = str(session.get_bind().engine.url)
+    cached = _common_lexemes.get(key)
+    if cached is None or time.monotonic() - cached[0] > COMMON_LEXEMES_TTL_SECONDS:
+        cached = (time.monotonic(), await repository.common_lexemes(session, COMMON_LEXEME_FREQUENCY))
+        _common_lexemes[key] = cached
+    return cached[1]
 
 
 def _check_limit(limit: int) -> int:
@@ -288,9 +309,9 @@ async def _mark_accessed(
     session: AsyncSession, user_id: uuid.UUID, results: Sequence[RecalledMemory], now: datetime
 ) -> None:
     await repository.mark_accessed(session, user_id, [r.memory.id for r in results], now)
-    for result in results:  # keep the returned objects in step with the database
-        result.memory.access_count += 1
-        result.memory.accessed_at = now
+    for result in results:  # keep the returned objects in step with the database (not dirty)
+        set_committed_value(result.memory, "access_count", result.memory.access_count + 1)
+        set_committed_value(result.memory, "accessed_at", now)
 
 
 async def recall(

@@ -191,7 +191,7 @@ async def add_event(
 # --- the triad ----------------------------------------------------------------------------
 
 
-async def triad_candidates(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Row[tuple[Mission, Goal]]]:
+async def triad_candidates(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Row[Mission, Goal]]:
     """Pending and in-progress missions of the user's active goals, with their goal."""
     rows = await session.execute(
         select(Mission, Goal)
@@ -208,7 +208,7 @@ async def completed_categories(session: AsyncSession, user_id: uuid.UUID, day: d
         .where(Mission.user_id == user_id, Mission.completed_on == day, Mission.status == "completed")
         .group_by(Mission.value_category)
     )
-    return Counter({category: count for category, count in rows.tuples()})
+    return Counter({category: count for category, count in rows})
 
 
 async def stated_energy(session: AsyncSession, user_id: uuid.UUID, since: datetime) -> str | None:

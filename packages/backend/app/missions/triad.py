@@ -44,7 +44,13 @@ DEADLINE_HORIZON_DAYS: Final = 60
 NO_DEADLINE: Final = 0.25
 NEGLECT_FULL_DAYS: Final = 7
 STATE_FRESHNESS: Final = timedelta(hours=12)
-MOOD_ENERGY: Final = {"energized": "high", "happy": "medium", "calm": "medium", "thoughtful": "low", "mixed": "low"}
+MOOD_ENERGY: Final = {
+    "energized": "high",
+    "happy": "medium",
+    "calm": "medium",
+    "thoughtful": "low",
+    "mixed": "low",
+}
 
 
 def _clamp(value: float) -> float:
@@ -81,7 +87,9 @@ class Scored:
     factors: dict[str, float]
 
 
-def score(mission: Mission, goal: Goal, *, today: date, now: datetime, energy: str, seen: Counter[str]) -> Scored:
+def score(
+    mission: Mission, goal: Goal, *, today: date, now: datetime, energy: str, seen: Counter[str]
+) -> Scored:
     factors = {
         "importance": importance(goal),
         "urgency": urgency(goal, today, now),
@@ -94,7 +102,12 @@ def score(mission: Mission, goal: Goal, *, today: date, now: datetime, energy: s
 
 
 def select(
-    candidates: list[tuple[Mission, Goal]], *, today: date, now: datetime, energy: str, completed_today: Counter[str]
+    candidates: list[tuple[Mission, Goal]],
+    *,
+    today: date,
+    now: datetime,
+    energy: str,
+    completed_today: Counter[str],
 ) -> list[Scored]:
     """Greedy pick of up to three; each pick counts toward the next picks' diversity."""
     seen = Counter(completed_today)
@@ -107,7 +120,12 @@ def select(
         ]
         best, index = min(
             scored,
-            key=lambda item: (-item[0].priority, item[0].mission.created_at, item[0].mission.position, str(item[0].mission.id)),
+            key=lambda item: (
+                -item[0].priority,
+                item[0].mission.created_at,
+                item[0].mission.position,
+                str(item[0].mission.id),
+            ),
         )
         picked.append(best)
         seen[best.mission.value_category] += 1
@@ -130,15 +148,28 @@ async def current_energy(
     return "medium", "default"
 
 
-async def get_triad(session: AsyncSession, user: User, now: datetime, stated_energy: str | None = None) -> TriadOut:
+async def get_triad(
+    session: AsyncSession, user: User, now: datetime, stated_energy: str | None = None
+) -> TriadOut:
     today = local_date(now, user.timezone)
     await repository.reactivate_due(session, user.id, today, now)
     stored = await repository.get_triad(session, user.id, today)
-    candidates = [(mission, goal) for mission, goal in await repository.triad_candidates(session, user.id)]
+    candidates = [(row[0], row[1]) for row in await repository.triad_candidates(session, user.id)]
     eligible = {mission.id for mission, _ in candidates}
     if stored is not None and _still_valid(stored.slots, eligible):
-        missions = await repository.get_missions(session, user.id, [_uuid(slot["mission_id"]) for slot in stored.slots])
-        return _out(user, today, stored.slots, missions, stored.energy, stored.energy_source, stored.computed_at, stored.refresh_count)
+        missions = await repository.get_missions(
+            session, user.id, [_uuid(slot["mission_id"]) for slot in stored.slots]
+        )
+        return _out(
+            user,
+            today,
+            stored.slots,
+            missions,
+            stored.energy,
+            stored.energy_source,
+            stored.computed_at,
+            stored.refresh_count,
+        )
 
     energy, source = await current_energy(session, user.id, stated_energy, now)
     completed_today = await repository.completed_categories(session, user.id, today)
@@ -150,8 +181,17 @@ async def get_triad(session: AsyncSession, user: User, now: datetime, stated_ene
     for item in picked:
         item.mission.priority_score = item.priority
     await session.flush()
+    for item in picked:
+        await session.refresh(item.mission)
     await repository.save_triad(
-        session, user.id, today, slots=slots, energy=energy, energy_source=source, now=now, refresh=stored is not None
+        session,
+        user.id,
+        today,
+        slots=slots,
+        energy=energy,
+        energy_source=source,
+        now=now,
+        refresh=stored is not None,
     )
     refresh_count = stored.refresh_count + 1 if stored is not None else 0
     missions = {item.mission.id: item.mission for item in picked}
@@ -199,11 +239,10 @@ def _out(
     return TriadOut(
         date=today,
         timezone=user.timezone,
-        energy=energy,  # type: ignore[arg-type]
+        energy=energy,
         energy_source=source,
         missions=entries,
         note=note,
         computed_at=computed_at,
         refresh_count=refresh_count,
     )
-

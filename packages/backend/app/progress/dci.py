@@ -68,9 +68,7 @@ def combine(streak: int, completion_rate: float, engagement_depth: float, nudge_
     return round(clamp(value), 4)
 
 
-async def compute(
-    session: AsyncSession, user_id: uuid.UUID, end: date, days: int, *, live: bool
-) -> DciTerms:
+async def compute(session: AsyncSession, user_id: uuid.UUID, end: date, days: int, *, live: bool) -> DciTerms:
     first = end - timedelta(days=days - 1)
     completion_days = await repository.completion_dates(
         session, user_id, end - timedelta(days=STREAK_LOOKBACK_DAYS), end
@@ -92,7 +90,9 @@ async def compute(
     triads = await repository.triads_between(session, user_id, first, end)
     completed = await repository.completed_missions_by_day(session, user_id, first, end)
     answered = sum(
-        1 for triad in triads if any((triad.local_date, mission) in completed for mission in triad.offered_mission_ids)
+        1
+        for triad in triads
+        if any((triad.local_date, mission) in completed for mission in triad.offered_mission_ids)
     )
     nudge_response = ratio(answered, len(triads))
 

@@ -31,7 +31,9 @@ ACTIVITY_KINDS = ("started", "completed", "deferred", "abandoned")
 # --- streaks ------------------------------------------------------------------------------
 
 
-async def lock_streaks(session: AsyncSession, user_id: uuid.UUID, categories: Sequence[str]) -> dict[str, Streak]:
+async def lock_streaks(
+    session: AsyncSession, user_id: uuid.UUID, categories: Sequence[str]
+) -> dict[str, Streak]:
     """The user's streak rows for ``categories``, created if missing and locked for this transaction."""
     await session.execute(
         insert(Streak)
@@ -69,6 +71,11 @@ async def expire_streaks(session: AsyncSession, user_id: uuid.UUID, today: date)
     return len(result.all())
 
 
+async def first_goal_at(session: AsyncSession, user_id: uuid.UUID) -> datetime | None:
+    result = await session.execute(select(func.min(Goal.created_at)).where(Goal.user_id == user_id))
+    return result.scalar_one_or_none()
+
+
 async def completion_dates(session: AsyncSession, user_id: uuid.UUID, first: date, last: date) -> set[date]:
     """Local days between ``first`` and ``last`` on which at least one mission was completed."""
     rows = await session.execute(
@@ -78,7 +85,7 @@ async def completion_dates(session: AsyncSession, user_id: uuid.UUID, first: dat
             Mission.completed_on.between(first, last),
         )
     )
-    return {day for (day,) in rows.tuples() if day is not None}
+    return {day for (day,) in rows if day is not None}
 
 
 # --- Essence ------------------------------------------------------------------------------
@@ -97,7 +104,12 @@ async def add_essence(
     """Record an award and add it to the user's balance; returns the new balance."""
     session.add(
         EssenceTransaction(
-            user_id=user_id, amount=amount, reason=reason, local_date=day, mission_id=mission_id, detail=detail or {}
+            user_id=user_id,
+            amount=amount,
+            reason=reason,
+            local_date=day,
+            mission_id=mission_id,
+            detail=detail or {},
         )
     )
     await session.flush()
@@ -132,7 +144,9 @@ async def completed_on_day(session: AsyncSession, user_id: uuid.UUID, day: date)
     """(value category, minutes) of each mission completed on local ``day``; minutes are the
     session's actual minutes, else the estimate."""
     rows = await session.execute(
-        select(Mission.value_category, func.coalesce(MissionSession.actual_minutes, Mission.estimated_minutes))
+        select(
+            Mission.value_category, func.coalesce(MissionSession.actual_minutes, Mission.estimated_minutes)
+        )
         .select_from(Mission)
         .outerjoin(
             MissionSession,
@@ -140,7 +154,7 @@ async def completed_on_day(session: AsyncSession, user_id: uuid.UUID, day: date)
         )
         .where(Mission.user_id == user_id, Mission.status == "completed", Mission.completed_on == day)
     )
-    return [(category, int(minutes)) for category, minutes in rows.tuples()]
+    return [(category, int(minutes)) for category, minutes in rows]
 
 
 async def event_counts(session: AsyncSession, user_id: uuid.UUID, first: date, last: date) -> Counter[str]:
@@ -149,11 +163,11 @@ async def event_counts(session: AsyncSession, user_id: uuid.UUID, first: date, l
         .where(MissionEvent.user_id == user_id, MissionEvent.local_date.between(first, last))
         .group_by(MissionEvent.kind)
     )
-    return Counter({kind: count for kind, count in rows.tuples()})
+    return Counter({kind: count for kind, count in rows})
 
 
 async def active_days(session: AsyncSession, user_id: uuid.UUID, last: date) -> int:
-    """Distinct local days up to ``last`` on which the user started, completed, deferred or abandoned a mission."""
+    """Distinct local days up to ``last`` with a mission started, completed, deferred or abandoned."""
     result = await session.execute(
         select(func.count(distinct(MissionEvent.local_date))).where(
             MissionEvent.user_id == user_id,
@@ -183,7 +197,7 @@ async def completed_sessions(
             Mission.completed_on.between(first, last),
         )
     )
-    return [tuple(row) for row in rows.tuples()]  # type: ignore[misc]
+    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 async def completed_missions_by_day(
@@ -191,13 +205,17 @@ async def completed_missions_by_day(
 ) -> set[tuple[date, str]]:
     rows = await session.execute(
         select(Mission.completed_on, Mission.id).where(
-            Mission.user_id == user_id, Mission.status == "completed", Mission.completed_on.between(first, last)
+            Mission.user_id == user_id,
+            Mission.status == "completed",
+            Mission.completed_on.between(first, last),
         )
     )
-    return {(day, str(mission_id)) for day, mission_id in rows.tuples() if day is not None}
+    return {(day, str(mission_id)) for day, mission_id in rows if day is not None}
 
 
-async def triads_between(session: AsyncSession, user_id: uuid.UUID, first: date, last: date) -> Sequence[DailyTriad]:
+async def triads_between(
+    session: AsyncSession, user_id: uuid.UUID, first: date, last: date
+) -> Sequence[DailyTriad]:
     rows = await session.execute(
         select(DailyTriad)
         .where(DailyTriad.user_id == user_id, DailyTriad.local_date.between(first, last))
@@ -227,7 +245,7 @@ async def snapshot_dates(session: AsyncSession, user_id: uuid.UUID, first: date,
             DailyProgress.user_id == user_id, DailyProgress.local_date.between(first, last)
         )
     )
-    return {day for (day,) in rows.tuples()}
+    return {day for (day,) in rows}
 
 
 async def snapshots_between(
@@ -253,18 +271,20 @@ async def users_due(session: AsyncSession, now: datetime, limit: int) -> list[tu
     snapshot yet, with that date: the nightly run is due for them."""
     moment = cast(literal(now), DateTime(timezone=True))
     yesterday = cast(func.timezone(User.timezone, moment), Date) - 1
-    created_day = cast(func.timezone(User.timezone, User.created_at), Date)
     rows = await session.execute(
         select(User.id, yesterday)
         .where(
-            exists().where(Goal.user_id == User.id),
-            created_day <= yesterday,
+            # Nightly runs start the day after the user's first goal.
+            exists().where(
+                Goal.user_id == User.id,
+                cast(func.timezone(User.timezone, Goal.created_at), Date) <= yesterday,
+            ),
             ~exists().where(DailyProgress.user_id == User.id, DailyProgress.local_date == yesterday),
         )
         .order_by(User.id)
         .limit(limit)
     )
-    return [(user_id, day) for user_id, day in rows.tuples()]
+    return [(user_id, day) for user_id, day in rows]
 
 
 # --- export -------------------------------------------------------------------------------

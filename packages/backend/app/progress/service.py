@@ -49,7 +49,9 @@ class CompletionRewards:
         return sum(award.amount for award in self.awards)
 
 
-async def reward_completion(session: AsyncSession, user_id: uuid.UUID, mission: Mission, day: date) -> CompletionRewards:
+async def reward_completion(
+    session: AsyncSession, user_id: uuid.UUID, mission: Mission, day: date
+) -> CompletionRewards:
     """Essence for the mission, streaks advanced, and the bonus for any overall streak milestone."""
     rewards = CompletionRewards()
     rewards.balance = await repository.add_essence(
@@ -63,7 +65,13 @@ async def reward_completion(session: AsyncSession, user_id: uuid.UUID, mission: 
             detail = {"days": milestone.days}
             bonus = STREAK_BONUS[milestone.days]
             rewards.balance = await repository.add_essence(
-                session, user_id, amount=bonus, reason="streak_milestone", day=day, mission_id=mission.id, detail=detail
+                session,
+                user_id,
+                amount=bonus,
+                reason="streak_milestone",
+                day=day,
+                mission_id=mission.id,
+                detail=detail,
             )
             rewards.awards.append(EssenceAwardOut(reason="streak_milestone", amount=bonus, detail=detail))
     rewards.streaks = [_streak_out(rows[name], day) for name in sorted(rows, key=CATEGORIES.index)]
@@ -185,8 +193,11 @@ async def snapshot_day(session: AsyncSession, user_id: uuid.UUID, day: date) -> 
 
 
 async def snapshot_missing_days(session: AsyncSession, user: User, today: date) -> list[date]:
-    """Snapshot every finished day of the last week that has none (none before the account existed)."""
-    first = max(today - timedelta(days=BACKFILL_DAYS), local_date(user.created_at, user.timezone))
+    """Snapshot every finished day of the last week that has none (none before the first goal)."""
+    first_goal = await repository.first_goal_at(session, user.id)
+    if first_goal is None:
+        return []
+    first = max(today - timedelta(days=BACKFILL_DAYS), local_date(first_goal, user.timezone))
     last = today - timedelta(days=1)
     if first > last:
         return []

@@ -60,7 +60,9 @@ async def record_completion(
 ) -> tuple[dict[str, Streak], list[StreakMilestone]]:
     """Advance the overall and the category streak for a completion on local ``day``."""
     rows = await repository.lock_streaks(session, user_id, [OVERALL, category])
-    reached = [milestone for name in (OVERALL, category) if (milestone := advance(rows[name], day)) is not None]
+    reached = [
+        milestone for name in (OVERALL, category) if (milestone := advance(rows[name], day)) is not None
+    ]
     await session.flush()
     return rows, reached
 

@@ -30,17 +30,17 @@ async def update_preferences(
     session: AsyncSession, user: User, changes: PreferencesUpdate
 ) -> UserPreferences:
     preferences = await repository.get_preferences(session, user.id)
-    data = changes.model_dump(exclude_unset=True, exclude_none=True)
+    # Top-level nulls change nothing; inside the nested objects a null removes that key.
+    data = {k: v for k, v in changes.model_dump(exclude_unset=True).items() if v is not None}
     if "theme" in data:
         preferences.theme = data["theme"]
     # Nested objects merge into what is stored, so a client can change one key at a time.
     if "custom_hours" in data:
-        preferences.custom_hours = {**preferences.custom_hours, **data["custom_hours"]}
+        preferences.custom_hours = _merge(preferences.custom_hours, data["custom_hours"])
     if "communication_preferences" in data:
-        preferences.communication_preferences = {
-            **preferences.communication_preferences,
-            **data["communication_preferences"],
-        }
+        preferences.communication_preferences = _merge(
+            preferences.communication_preferences, data["communication_preferences"]
+        )
     if "onboarding_completed" in data:
         done = data["onboarding_completed"]
         if done and not preferences.onboarding_completed:
@@ -51,6 +51,11 @@ async def update_preferences(
     await session.flush()
     await session.refresh(preferences)
     return preferences
+
+
+def _merge(stored: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = {**stored, **changes}
+    return {key: value for key, value in merged.items() if value is not None}
 
 
 async def export_user(session: AsyncSession, user: User) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from app.core.config import Settings
 from app.core.logging import get_logger
 from app.core.resources import create_resources
 from app.memory.tasks import embed_pending_memories, prune_task_memories
+from app.progress.tasks import nightly_sweep, nightly_user
 from app.workers.heartbeat import write_heartbeat
 
 log = get_logger("delight.worker")
@@ -34,6 +35,8 @@ FUNCTIONS: list[WorkerCoroutine] = [
     embed_pending_memories,
     companion_form_memories,
     companion_sweep,
+    nightly_sweep,
+    nightly_user,
 ]
 
 
@@ -51,6 +54,8 @@ def cron_jobs(settings: Settings) -> list[Any]:
         cron(embed_pending_memories, minute={7, 22, 37, 52}, second=0, unique=True),
         # Companion: settle replies whose generator died; queue missed memory formation.
         cron(companion_sweep, minute=set(range(2, 60, 5)), second=30, unique=True),
+        # Goals: each user's nightly run (streaks, DCI snapshot, mission top-up) after their midnight.
+        cron(nightly_sweep, minute={5, 20, 35, 50}, second=15, unique=True),
     ]
 
 

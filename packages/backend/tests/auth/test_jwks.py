@@ -110,9 +110,7 @@ async def test_unknown_kid_refetches_once_per_interval(api: ApiFactory, jwks: JW
     assert jwks.requests == 3
 
 
-async def test_jwks_down_cached_keys_keep_working_new_kids_get_401(
-    api: ApiFactory, jwks: JWKSServer
-) -> None:
+async def test_jwks_down_cached_keys_keep_working_new_kids_get_401(api: ApiFactory, jwks: JWKSServer) -> None:
     client = await api(**jwks_settings(jwks))
     assert (await get_me(client, KEY_1)).status_code == 200
     jwks.failing = True

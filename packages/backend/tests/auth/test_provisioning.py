@@ -34,8 +34,13 @@ async def test_first_request_creates_user_and_default_preferences(
     assert await count(db, UserPreferences, user_id=user.id) == 1
 
 
-async def test_later_requests_reuse_the_row(client: httpx.AsyncClient, auth_headers: Any, db: AsyncSession) -> None:
-    ids = {(await client.get("/api/v1/users/me", headers=auth_headers("user_jit"))).json()["id"] for _ in range(3)}
+async def test_later_requests_reuse_the_row(
+    client: httpx.AsyncClient, auth_headers: Any, db: AsyncSession
+) -> None:
+    ids = {
+        (await client.get("/api/v1/users/me", headers=auth_headers("user_jit"))).json()["id"]
+        for _ in range(3)
+    }
     assert len(ids) == 1
     assert await count(db, User) == 1
 
@@ -67,7 +72,9 @@ async def test_provision_waits_for_a_racing_transaction_and_reads_its_row(engine
     assert found.id == created.id
 
 
-async def test_provision_after_a_rolled_back_racer_inserts_itself(engine: AsyncEngine, db: AsyncSession) -> None:
+async def test_provision_after_a_rolled_back_racer_inserts_itself(
+    engine: AsyncEngine, db: AsyncSession
+) -> None:
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as first, sessions() as second:
         await repository.provision(first, "user_race")

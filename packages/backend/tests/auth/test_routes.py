@@ -53,7 +53,9 @@ async def test_every_api_route_answers_401_without_a_token(app: Any, client: htt
     for method, path, _ in protected_operations(app):
         concrete = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
         assert_401(await client.request(method, concrete), "missing_token")
-        assert_401(await client.request(method, concrete, headers={"Authorization": "Bearer x"}), "malformed_token")
+        assert_401(
+            await client.request(method, concrete, headers={"Authorization": "Bearer x"}), "malformed_token"
+        )
 
 
 async def test_public_routes_need_no_token(client: httpx.AsyncClient) -> None:

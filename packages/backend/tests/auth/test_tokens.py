@@ -135,7 +135,9 @@ def _crit_header(key: TestKey) -> str:
 
 
 def _sub_not_a_string(key: TestKey) -> str:
-    return jwt.encode({**tokens.claims(), "sub": 12345}, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+    return jwt.encode(
+        {**tokens.claims(), "sub": 12345}, key.private_key, algorithm="RS256", headers={"kid": key.kid}
+    )
 
 
 def _iat_not_a_number(key: TestKey) -> str:
@@ -217,7 +219,9 @@ async def test_leeway_tolerates_small_clock_skew(api: ApiFactory, signing_key: T
     assert_401(await client.get(ME, headers=bearer(long_expired)), "expired")
 
 
-async def test_zero_leeway_rejects_a_token_expired_a_second_ago(api: ApiFactory, signing_key: TestKey) -> None:
+async def test_zero_leeway_rejects_a_token_expired_a_second_ago(
+    api: ApiFactory, signing_key: TestKey
+) -> None:
     client = await api(clerk_jwt_leeway_seconds=0)
     now = int(time.time())
     token = signing_key.mint("user_a", iat=now - 61, nbf=now - 61, exp=now - 1)
@@ -238,7 +242,9 @@ async def test_issuer_is_not_checked_when_unset(client: httpx.AsyncClient, signi
     assert (await client.get(ME, headers=bearer(token))).status_code == 200
 
 
-async def test_authorized_parties_setting_replaces_cors_default(api: ApiFactory, signing_key: TestKey) -> None:
+async def test_authorized_parties_setting_replaces_cors_default(
+    api: ApiFactory, signing_key: TestKey
+) -> None:
     client = await api(clerk_authorized_parties="https://app.delight.example, https://beta.delight.example")
     for azp in ("https://app.delight.example", "https://beta.delight.example"):
         assert (await client.get(ME, headers=bearer(signing_key.mint("user_a", azp=azp)))).status_code == 200

@@ -7,16 +7,21 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from pydantic import BaseModel, Field
 
 from app.core.config import Settings
 from app.core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 
 
+class Note(BaseModel):
+    body: str = Field(max_length=5)
+
+
 class Item(BaseModel):
     name: str = Field(min_length=1)
     minutes: int = Field(ge=10, le=30)
+    note: Note | None = None
 
 
 def add_probe_routes(app: FastAPI) -> None:
@@ -25,6 +30,10 @@ def add_probe_routes(app: FastAPI) -> None:
     @app.post("/probe/items")
     async def create_item(item: Item) -> Item:
         return item
+
+    @app.get("/probe/items/{item_id}")
+    async def list_items(item_id: int, limit: int = Query(default=10, le=100)) -> dict[str, int]:
+        return {"item_id": item_id, "limit": limit}
 
     @app.get("/probe/crash")
     async def crash() -> None:
@@ -100,6 +109,19 @@ async def test_validation_error_is_422_and_names_the_fields(http: httpx.AsyncCli
     assert fields["minutes"]["location"] == "body"
     assert fields["minutes"]["type"] == "less_than_equal"
     assert "30" in fields["minutes"]["message"]
+
+
+async def test_validation_error_names_nested_query_and_path_fields(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        "/probe/items", json={"name": "x", "minutes": 20, "note": {"body": "too long"}}
+    )
+    [detail] = error_of(response)["details"]
+    assert (detail["field"], detail["location"]) == ("note.body", "body")
+
+    response = await http.get("/probe/items/seven?limit=1000")
+    assert response.status_code == 422
+    fields = {(d["field"], d["location"]) for d in error_of(response)["details"]}
+    assert fields == {("item_id", "path"), ("limit", "query")}
 
 
 async def test_malformed_json_is_422(http: httpx.AsyncClient) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -135,3 +139,30 @@ async def test_the_drift_check_sees_a_model_without_a_migration(fresh_database: 
 def test_there_is_a_single_head() -> None:
     heads = ScriptDirectory.from_config(alembic_config("postgresql://unused/x")).get_heads()
     assert len(heads) == 1, f"migration branches must be merged: heads {heads}"
+
+
+def run_delight(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    delight = Path(sys.executable).with_name("delight")
+    return subprocess.run(  # noqa: S603 - fixed arguments
+        [str(delight), *args],
+        cwd=cwd,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_delight_migrate_reads_database_url_from_dotenv(fresh_database: str, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"DATABASE_URL={fresh_database}\n")
+    result = await asyncio.to_thread(run_delight, ["migrate"], tmp_path, {})
+    assert result.returncode == 0, result.stderr
+    assert "database migrated to head" in result.stdout
+    assert (await tables_and_revision(fresh_database))[1] == head_revision()
+
+
+def test_delight_migrate_without_database_url_says_so(tmp_path: Path) -> None:
+    result = run_delight(["migrate"], tmp_path, {})
+    assert result.returncode == 78
+    assert result.stderr.strip() == "DATABASE_URL is not set."

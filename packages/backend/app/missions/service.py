@@ -1,0 +1,404 @@
+"""Missions: the status machine, sessions, completion rewards, the orchestrator's top-up, export.
+
+Status machine (illegal transitions answer 409 ``illegal_transition``)::
+
+    pending ──start──▶ in_progress ──complete──▶ completed
+       │  ▲               │  │
+       │  └─reactivate─┐  │  └──abandon──▶ archived
+       ├──defer──▶ deferred ◀──defer──┘          ▲
+       │              │  └──start──▶ in_progress  │
+       └──abandon─────┴──abandon──────────────────┘
+
+``reactivate`` is ``PATCH {"status": "pending"}``, or automatic on the local day the mission was
+deferred to. ``completed`` and ``archived`` are final.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.goals import repository as goals
+from app.goals.clock import local_date
+from app.goals.memory import GoalMemory
+from app.goals.planner import GoalBrief, continuation
+from app.missions import repository
+from app.missions.rules import essence_reward, next_status
+from app.missions.schemas import (
+    AbandonIn,
+    ActionOut,
+    CompleteIn,
+    CompletionOut,
+    DeferIn,
+    MilestoneReachedOut,
+    MissionCreate,
+    MissionDetailOut,
+    MissionOut,
+    MissionUpdate,
+    SessionOut,
+)
+from app.models import Goal, Mission, MissionSession, User
+from app.progress import service as progress
+from app.users.data import export_section
+
+MAX_DEFER_DAYS: Final = 30
+MAX_DEFAULT_MINUTES: Final = 240
+
+
+async def get_mission(
+    session: AsyncSession, user: User, mission_id: uuid.UUID, *, for_update: bool = False
+) -> Mission:
+    mission = await repository.get_mission(session, user.id, mission_id, for_update=for_update)
+    if mission is None:
+        raise NotFound("Mission not found")
+    return mission
+
+
+async def _open_goal(session: AsyncSession, user: User, goal_id: uuid.UUID) -> Goal:
+    goal = await goals.get_goal(session, user.id, goal_id)
+    if goal is None:
+        raise NotFound("Goal not found")
+    if goal.status in ("completed", "archived"):
+        raise Conflict(f"the goal is {goal.status}", code="goal_not_open", details={"status": goal.status})
+    return goal
+
+
+async def _check_milestone(
+    session: AsyncSession, user: User, goal_id: uuid.UUID, milestone_id: uuid.UUID
+) -> None:
+    milestone = await goals.get_milestone(session, user.id, milestone_id)
+    if milestone is None or milestone.goal_id != goal_id:
+        raise ValidationFailed(
+            "milestone_id is not a milestone of the mission's goal",
+            details=[{"field": "milestone_id", "message": "not a milestone of this goal"}],
+        )
+
+
+async def create_mission(session: AsyncSession, user: User, data: MissionCreate) -> Mission:
+    goal = await _open_goal(session, user, data.goal_id)
+    if data.milestone_id is not None:
+        await _check_milestone(session, user, goal.id, data.milestone_id)
+    [mission] = await repository.insert_missions(
+        session,
+        [
+            {
+                "user_id": user.id,
+                "goal_id": goal.id,
+                "milestone_id": data.milestone_id,
+                "title": data.title,
+                "description": data.description,
+                "estimated_minutes": data.estimated_minutes,
+                "energy_level": data.energy_level,
+                "value_category": data.value_category or goal.value_category,
+                "essence_reward": essence_reward(data.estimated_minutes, data.energy_level),
+                "position": await repository.next_position(session, user.id, goal.id),
+                "source": "manual",
+            }
+        ],
+    )
+    return mission
+
+
+async def update_mission(
+    session: AsyncSession, user: User, mission_id: uuid.UUID, changes: MissionUpdate, now: datetime
+) -> Mission:
+    mission = await get_mission(session, user, mission_id, for_update=True)
+    if mission.status in ("completed", "archived"):
+        raise Conflict(f"a {mission.status} mission cannot be changed", code="mission_closed")
+    data = changes.model_dump(exclude_unset=True)
+    if data.pop("status", None) == "pending" and mission.status != "pending":
+        mission.status = next_status(mission.status, "reactivate")
+        mission.deferred_until = None
+        await repository.add_event(
+            session, user.id, mission.id, "reactivated", local_date(now, user.timezone), now
+        )
+    if data.get("milestone_id") is not None:
+        await _check_milestone(session, user, mission.goal_id, data["milestone_id"])
+    for field, value in data.items():
+        setattr(mission, field, value)
+    mission.essence_reward = essence_reward(mission.estimated_minutes, mission.energy_level)
+    await session.flush()
+    await session.refresh(mission)
+    return mission
+
+
+async def detail(session: AsyncSession, user: User, mission: Mission) -> MissionDetailOut:
+    rows = await repository.sessions_of(session, user.id, mission.id)
+    return MissionDetailOut(
+        **MissionOut.model_validate(mission).model_dump(),
+        sessions=[SessionOut.model_validate(row) for row in rows],
+    )
+
+
+# --- actions ------------------------------------------------------------------------------
+
+
+async def start(
+    session: AsyncSession, user: User, mission_id: uuid.UUID, now: datetime
+) -> tuple[Mission, MissionSession]:
+    mission = await get_mission(session, user, mission_id, for_update=True)
+    target = next_status(mission.status, "start")
+    goal = await goals.get_goal(session, user.id, mission.goal_id)
+    if goal is None or goal.status != "active":
+        status = goal.status if goal else "missing"
+        raise Conflict(f"the goal is {status}: resume it to start its missions", code="goal_not_active")
+    mission.status = target
+    mission.deferred_until = None
+    row = await repository.insert_session(
+        session, {"user_id": user.id, "mission_id": mission.id, "started_at": now}
+    )
+    await repository.add_event(session, user.id, mission.id, "started", local_date(now, user.timezone), now)
+    await goals.touch_goal(session, user.id, mission.goal_id, now)
+    await session.flush()
+    await session.refresh(mission)
+    return mission, row
+
+
+def _elapsed_minutes(row: MissionSession, now: datetime) -> int:
+    minutes = math.ceil((now - row.started_at).total_seconds() / 60)
+    return max(1, min(MAX_DEFAULT_MINUTES, minutes))
+
+
+async def _close_session(
+    session: AsyncSession,
+    mission: Mission,
+    now: datetime,
+    outcome: str,
+    *,
+    notes: str | None = None,
+    reflection: str | None = None,
+    mood: str | None = None,
+    actual_minutes: int | None = None,
+) -> MissionSession | None:
+    row = await repository.open_session(session, mission.id)
+    if row is None:
+        return None
+    row.ended_at = now
+    row.outcome = outcome
+    row.actual_minutes = actual_minutes or _elapsed_minutes(row, now)
+    row.notes, row.reflection, row.mood = notes, reflection, mood
+    await session.flush()
+    return row
+
+
+async def complete(
+    session: AsyncSession,
+    user: User,
+    mission_id: uuid.UUID,
+    body: CompleteIn,
+    now: datetime,
+    memory: GoalMemory,
+) -> CompletionOut:
+    mission = await get_mission(session, user, mission_id, for_update=True)
+    mission.status = next_status(mission.status, "complete")
+    day = local_date(now, user.timezone)
+    row = await _close_session(
+        session,
+        mission,
+        now,
+        "completed",
+        notes=body.notes,
+        reflection=body.reflection,
+        mood=body.mood,
+        actual_minutes=body.actual_minutes,
+    )
+    if row is None:  # in_progress always has an open session; be robust to hand-edited data
+        row = await repository.insert_session(
+            session,
+            {
+                "user_id": user.id,
+                "mission_id": mission.id,
+                "started_at": now,
+                "ended_at": now,
+                "outcome": "completed",
+                "actual_minutes": body.actual_minutes or mission.estimated_minutes,
+                "notes": body.notes,
+                "reflection": body.reflection,
+                "mood": body.mood,
+            },
+        )
+    mission.completed_at = now
+    mission.completed_on = day
+    await session.flush()
+    await repository.add_event(session, user.id, mission.id, "completed", day, now)
+    await goals.touch_goal(session, user.id, mission.goal_id, now)
+
+    rewards = await progress.reward_completion(session, user.id, mission, day)
+    reached = None
+    if mission.milestone_id is not None:
+        milestone = await goals.mark_milestone_reached(session, user.id, mission.milestone_id, now)
+        if milestone is not None:
+            award, rewards.balance = await progress.reward_goal_milestone(
+                session, user.id, milestone, mission.id, day
+            )
+            rewards.awards.append(award)
+            reached = MilestoneReachedOut(id=milestone.id, title=milestone.title)
+
+    await memory.session_notes(session, mission, row)
+    await memory.reflection(session, mission, row)
+    await session.refresh(mission)
+    return CompletionOut(
+        mission=MissionOut.model_validate(mission),
+        session=SessionOut.model_validate(row),
+        essence_earned=rewards.earned,
+        essence_awards=rewards.awards,
+        essence_balance=rewards.balance,
+        streaks=rewards.streaks,
+        streak_milestones=rewards.streak_milestones,
+        milestone_reached=reached,
+    )
+
+
+def _defer_date(requested: date | None, today: date) -> date:
+    if requested is None:
+        return today + timedelta(days=1)
+    if not today < requested <= today + timedelta(days=MAX_DEFER_DAYS):
+        raise ValidationFailed(
+            "until must be after today and at most 30 days ahead",
+            details=[
+                {
+                    "field": "until",
+                    "message": f"must be between {today + timedelta(days=1)} and "
+                    f"{today + timedelta(days=MAX_DEFER_DAYS)} (your local dates)",
+                }
+            ],
+        )
+    return requested
+
+
+async def defer(
+    session: AsyncSession, user: User, mission_id: uuid.UUID, body: DeferIn, now: datetime, memory: GoalMemory
+) -> ActionOut:
+    mission = await get_mission(session, user, mission_id, for_update=True)
+    target = next_status(mission.status, "defer")
+    today = local_date(now, user.timezone)
+    until = _defer_date(body.until, today)
+    row = await _close_session(session, mission, now, "deferred", notes=body.notes)
+    mission.status = target
+    mission.deferred_until = until
+    await session.flush()
+    await repository.add_event(session, user.id, mission.id, "deferred", today, now)
+    if row is not None:
+        await memory.session_notes(session, mission, row)
+    await session.refresh(mission)
+    return ActionOut(
+        mission=MissionOut.model_validate(mission), session=SessionOut.model_validate(row) if row else None
+    )
+
+
+async def abandon(
+    session: AsyncSession,
+    user: User,
+    mission_id: uuid.UUID,
+    body: AbandonIn,
+    now: datetime,
+    memory: GoalMemory,
+) -> ActionOut:
+    mission = await get_mission(session, user, mission_id, for_update=True)
+    target = next_status(mission.status, "abandon")
+    row = await _close_session(session, mission, now, "abandoned", notes=body.notes)
+    mission.status = target
+    mission.deferred_until = None
+    await session.flush()
+    await repository.add_event(session, user.id, mission.id, "abandoned", local_date(now, user.timezone), now)
+    if row is not None:
+        await memory.session_notes(session, mission, row)
+    await session.refresh(mission)
+    return ActionOut(
+        mission=MissionOut.model_validate(mission), session=SessionOut.model_validate(row) if row else None
+    )
+
+
+# --- orchestration ------------------------------------------------------------------------
+
+
+def brief_of(goal: Goal) -> GoalBrief:
+    return GoalBrief(
+        title=goal.title,
+        description=goal.description,
+        goal_type=goal.goal_type,
+        value_category=goal.value_category,
+        importance=goal.importance,
+        target_date=goal.target_date,
+    )
+
+
+async def top_up_goal(session: AsyncSession, goal: Goal, target: int) -> int:
+    """Generate missions until the goal has ``target`` pending ones; returns how many were added.
+
+    Generated missions are keyed ``topup-<n>`` (n counts the goal's generated missions), so two
+    runs, even concurrent ones, compute the same keys and the unique (goal_id, generation_key)
+    constraint keeps one copy of each.
+    """
+    need = target - await repository.count_pending(session, goal.user_id, goal.id)
+    if need <= 0:
+        return 0
+    first = await repository.count_generated(session, goal.user_id, goal.id)
+    position = await repository.next_position(session, goal.user_id, goal.id)
+    brief = brief_of(goal)
+    rows: list[dict[str, Any]] = []
+    for offset in range(need):
+        draft = continuation(brief, first + offset)
+        rows.append(
+            {
+                "user_id": goal.user_id,
+                "goal_id": goal.id,
+                "title": draft.title,
+                "description": draft.description,
+                "estimated_minutes": draft.estimated_minutes,
+                "energy_level": draft.energy_level,
+                "value_category": goal.value_category,
+                "essence_reward": essence_reward(draft.estimated_minutes, draft.energy_level),
+                "position": position + offset,
+                "source": "orchestrator",
+                "generation_key": f"topup-{first + offset}",
+            }
+        )
+    return await repository.insert_generated_missions(session, rows)
+
+
+async def reactivate_due(session: AsyncSession, user: User, today: date, now: datetime) -> int:
+    return len(await repository.reactivate_due(session, user.id, today, now))
+
+
+@export_section("missions")
+async def _export_missions(session: AsyncSession, user_id: Any) -> dict[str, Any]:
+    return {
+        "missions": [
+            {
+                **MissionOut.model_validate(row).model_dump(mode="json"),
+                "generation_key": row.generation_key,
+            }
+            for row in await repository.all_missions(session, user_id)
+        ],
+        "sessions": [
+            SessionOut.model_validate(row).model_dump(mode="json")
+            for row in await repository.all_sessions(session, user_id)
+        ],
+        "events": [
+            {
+                "mission_id": str(row.mission_id),
+                "kind": row.kind,
+                "local_date": row.local_date.isoformat(),
+                "occurred_at": row.occurred_at.isoformat(),
+            }
+            for row in await repository.all_events(session, user_id)
+        ],
+        "daily_triads": [
+            {
+                "local_date": row.local_date.isoformat(),
+                "slots": row.slots,
+                "offered_mission_ids": sorted(set(row.offered_mission_ids)),
+                "energy": row.energy,
+                "energy_source": row.energy_source,
+                "refresh_count": row.refresh_count,
+                "computed_at": row.computed_at.isoformat(),
+            }
+            for row in await repository.all_triads(session, user_id)
+        ],
+    }

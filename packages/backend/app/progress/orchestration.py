@@ -1,0 +1,56 @@
+"""The nightly run for one user, at the start of their local day.
+
+1. deferred missions whose day has come are pending again;
+2. streaks with no completion yesterday are reset (current length 0);
+3. every finished local day of the last week without a snapshot gets one (daily progress + DCI);
+4. every active goal is topped up to ``MISSIONS_PENDING_TARGET`` pending missions.
+
+Idempotent: each step converges (unique (user_id, local_date) snapshots written with ON CONFLICT,
+generated missions keyed per goal with ON CONFLICT DO NOTHING), and the user's row is locked for
+the run so two concurrent runs take turns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.goals import repository as goals
+from app.goals.clock import local_date
+from app.missions import service as missions
+from app.models import User
+from app.progress import repository
+from app.progress import service as progress
+
+
+@dataclass
+class NightlyResult:
+    user_id: str
+    today: date
+    reactivated: int = 0
+    streaks_reset: int = 0
+    snapshots: list[str] = field(default_factory=list)
+    missions_added: int = 0
+
+
+async def run_nightly(
+    session: AsyncSession, user_id: uuid.UUID, now: datetime, pending_target: int
+) -> NightlyResult | None:
+    """The nightly steps for one user (in the caller's transaction); ``None`` if the user is gone."""
+    user = (
+        await session.execute(select(User).where(User.id == user_id).with_for_update())
+    ).scalar_one_or_none()
+    if user is None:
+        return None
+    today = local_date(now, user.timezone)
+    result = NightlyResult(user_id=str(user.id), today=today)
+    result.reactivated = await missions.reactivate_due(session, user, today, now)
+    result.streaks_reset = await repository.expire_streaks(session, user.id, today)
+    result.snapshots = [day.isoformat() for day in await progress.snapshot_missing_days(session, user, today)]
+    for goal in await goals.active_goals(session, user.id):
+        result.missions_added += await missions.top_up_goal(session, goal, pending_target)
+    return result

@@ -1,0 +1,56 @@
+"""ARQ jobs for goals, missions and progress: thin shims over app/progress/orchestration.py.
+
+``nightly_sweep`` runs every 15 minutes and enqueues ``nightly_user`` for each user whose local
+day has turned since their last snapshot (their local "yesterday" has none), so each user's
+nightly run happens shortly after their own midnight. Both take an optional ISO-8601 ``now``
+(tests pass a fixed time; cron passes nothing).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+from app.core.config import Settings
+from app.core.logging import get_logger
+from app.goals.clock import parse_now
+from app.progress import repository
+from app.progress.orchestration import run_nightly
+
+log = get_logger(__name__)
+SWEEP_BATCH = 1000
+
+
+async def nightly_sweep(ctx: dict[str, Any], now: str | None = None) -> int:
+    """Enqueue the nightly run of every user who is due; returns how many were enqueued."""
+    moment = parse_now(now)
+    async with ctx["sessions"]() as session:
+        due = await repository.users_due(session, moment, SWEEP_BATCH)
+    enqueued = 0
+    for user_id, yesterday in due:
+        # One job id per user and day: ARQ drops a second enqueue while the first is queued or kept.
+        job = await ctx["redis"].enqueue_job(
+            "nightly_user",
+            str(user_id),
+            moment.isoformat(),
+            _job_id=f"nightly:{user_id}:{yesterday.isoformat()}",
+        )
+        enqueued += job is not None
+    if due:
+        log.info("nightly_sweep", due=len(due), enqueued=enqueued)
+    return enqueued
+
+
+async def nightly_user(ctx: dict[str, Any], user_id: str, now: str | None = None) -> dict[str, Any] | None:
+    """Streak check, DCI snapshots, deferred missions back, pending missions topped up."""
+    settings: Settings = ctx["settings"]
+    async with ctx["sessions"]() as session, session.begin():
+        result = await run_nightly(
+            session, uuid.UUID(user_id), parse_now(now), settings.missions_pending_target
+        )
+    if result is None:
+        return None
+    data = asdict(result)
+    data["today"] = result.today.isoformat()
+    return data

@@ -1,0 +1,2 @@
+from tests.goals.support import api as api
+from tests.goals.support import clock as clock
