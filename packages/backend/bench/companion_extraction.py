@@ -1,4 +1,5 @@
-"""Precision/recall of the offline memory extraction on the labelled set (bench/data/companion_extraction.json).
+"""Precision/recall of the offline memory extraction on the labelled set
+(bench/data/companion_extraction.json).
 
 A predicted fact matches an expected one when the kind is the same, the expected phrase occurs in the
 fact's content and, for stressors, the category agrees. Each expected fact matches at most once.

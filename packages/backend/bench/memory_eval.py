@@ -195,9 +195,13 @@ async def run() -> None:
             "similarity only": variant(
                 {"similarity": 1.0, "lexical": 0.0, "recency": 0.0, "frequency": 0.0}, 2.0
             ),
-            "similarity + lexical": variant(
-                {"similarity": 0.8, "lexical": 0.2, "recency": 0.0, "frequency": 0.0}
+            "similarity .80, lexical .05, recency .10, frequency .05": variant(
+                {"similarity": 0.80, "lexical": 0.05, "recency": 0.10, "frequency": 0.05}
             ),
+            "similarity .75, lexical .10, recency .10, frequency .05": variant(
+                {"similarity": 0.75, "lexical": 0.10, "recency": 0.10, "frequency": 0.05}
+            ),
+            "no lexical rescue below the floor": variant(lexical_floor=2.0),
         }
         results = {}
         for name, context in variants.items():

@@ -84,7 +84,8 @@ _TIME_LEAD = re.compile(
 
 _IDENTITY = [
     re.compile(
-        r"^i(?:'m| am) (?:a|an) (?!bit\b|little\b|lot\b|mess\b|wreck\b|fan\b|huge fan\b|big fan\b|total mess\b"
+        r"^i(?:'m| am) (?:a|an) (?!bit\b|little\b|lot\b|mess\b|wreck\b|fan\b|huge fan\b|big fan\b"
+        r"|total mess\b"
         r"|failure\b|fraud\b|disaster\b|loser\b)[a-z-]+",
         re.I,
     ),
@@ -100,17 +101,20 @@ _IDENTITY = [
     re.compile(r"^my name is \w+", re.I),
     re.compile(r"^i(?:'m| am) \d{1,2}(?: years old)?\b", re.I),
     re.compile(
-        r"^i(?:'m| am) (?:married|single|divorced|engaged|pregnant|vegan|vegetarian|an introvert|an extrovert)\b",
+        r"^i(?:'m| am) (?:married|single|divorced|engaged|pregnant|vegan|vegetarian|an introvert"
+        r"|an extrovert)\b",
         re.I,
     ),
     re.compile(
-        r"^i have (?:a|an|two|three|four|\d+) (?:kids?|children|sons?|daughters?|dogs?|cats?|partner|wife|husband"
+        r"^i have (?:a|an|two|three|four|\d+) (?:kids?|children|sons?|daughters?|dogs?|cats?|partner|wife"
+        r"|husband"
         r"|girlfriend|boyfriend|twins|baby|toddler|brothers?|sisters?)\b",
         re.I,
     ),
 ]
 _PREFERENCE = re.compile(
-    r"^i (?:really |absolutely |just |totally |much |also |still )?(?P<verb>like|love|enjoy|adore|prefer)s? (?P<obj>.+)",
+    r"^i (?:really |absolutely |just |totally |much |also |still )?"
+    r"(?P<verb>like|love|enjoy|adore|prefer)s? (?P<obj>.+)",
     re.I,
 )
 _DISLIKE = re.compile(
@@ -126,7 +130,8 @@ _HELPS_ME = re.compile(
 )
 _NOT_A_PREFERENCE = re.compile(r"^(?:that|this|it|you|how|when|the idea|your|what|to think)\b", re.I)
 _GOAL = re.compile(
-    r"^(?:i(?: (?:really |truly |also )?(?:want to|wanna|would (?:really )?like to|would love to|hope to|aim to|"
+    r"^(?:i(?: (?:really |truly |also )?(?:want to|wanna|would (?:really )?like to|would love to|hope to|"
+    r"aim to|"
     r"dream of|intend to)|'d (?:really )?(?:like|love) to)|"
     r"i(?:'m| am) (?:determined to|trying to|working (?:on|towards?|to))|"
     r"my (?:main |big |biggest |long-term |new )?(?:goal|dream|ambition)(?: for [\w ]+)? is(?: to)?) "
@@ -248,18 +253,33 @@ _EMOTION_ADJECTIVE = re.compile(
     re.I,
 )
 _PRONOUNS = frozenset(
-    "i me my mine you he she her him his they them their it its we us our this that i'm it's i've i'll i'd "
-    "that's he's she's they're for out too all lot much more bit still been getting worse so now".split()
+    (  # noqa: SIM905 - a word list reads better as text
+        "i me my mine you he she her him his they them their it its we us our this that i'm it's "
+        "i've i'll i'd that's he's she's they're for out too all lot much more bit still been "
+        "getting worse so now"
+    ).split()
 )
 _I_SUBJECT = re.compile(r"^(?:i|i'm|im|i've|i'd|i'll)\b", re.I)
+
+
+_FEELING_WORD = re.compile(
+    r"stress\w*|worr\w*|anxi\w*|overwhelm\w*|scared|afraid|terrified|nervous|panic\w*|upset|frustrat\w*|"
+    r"lonely|struggl\w*|dread\w*|freaking|killing|swamped|drowning",
+    re.I,
+)
 
 
 def _has_substance(clause: str) -> bool:
     """Something beyond feeling words and pronouns ("I'm scared for her" has nothing to store)."""
     for word in words(clause):
-        if len(word) > 2 and word not in _STOP and word not in _PRONOUNS and not _STRESS.fullmatch(word):
-            if detect_emotion(word).emotion == "neutral":
-                return True
+        if (
+            len(word) > 2
+            and word not in _STOP
+            and word not in _PRONOUNS
+            and not _FEELING_WORD.fullmatch(word)
+            and detect_emotion(word).emotion == "neutral"
+        ):
+            return True
     return False
 
 
@@ -284,9 +304,13 @@ def _classify(clause: str) -> Fact | None:
         if goal and not _TRIVIAL.match(goal.group("obj")) and len(words(goal.group("obj"))) >= 2:
             return Fact("goal", _content(clause))
         plan = _PLAN.match(subject)
-        if plan and not _TRIVIAL.match(plan.group("obj")) and len(words(plan.group("obj"))) >= 2:
-            if not _NEGATED.search(plan.group("obj")[:12]):
-                return Fact("plan", _content(clause))
+        if (
+            plan
+            and not _TRIVIAL.match(plan.group("obj"))
+            and len(words(plan.group("obj"))) >= 2
+            and not _NEGATED.search(plan.group("obj")[:12])
+        ):
+            return Fact("plan", _content(clause))
         liked = _PREFERENCE.match(subject)
         if liked and not _NOT_A_PREFERENCE.match(liked.group("obj")):
             return Fact("preference", _content(clause), polarity="positive")
@@ -309,9 +333,12 @@ def _classify(clause: str) -> Fact | None:
     stress = _STRESS.search(lowered)
     if stress and not _NEGATED.search(lowered[max(0, stress.start() - 20) : stress.start()]):
         # "My coworker is stressed": someone else's feeling, unless it is aimed at the user.
-        if _EMOTION_ADJECTIVE.fullmatch(stress.group(0)) and not _I_SUBJECT.match(subject):
-            if not re.search(r"\bme\b", lowered):
-                return None
+        if (
+            _EMOTION_ADJECTIVE.fullmatch(stress.group(0))
+            and not _I_SUBJECT.match(subject)
+            and not re.search(r"\bme\b", lowered)
+        ):
+            return None
         if len(words(clause)) < 3 or not _has_substance(clause):
             return None
         intensity = emotion.intensity if emotion.is_negative else 0.5
@@ -378,8 +405,11 @@ class _ModelFacts(BaseModel):
 
 
 _STOP = frozenset(
-    "i me my mine myself you your the a an and or but to of in on at for with about is am are was were be been "
-    "have has had do does did it this that these those really very so just feel feeling want would like".split()
+    (  # noqa: SIM905 - a word list reads better as text
+        "i me my mine myself you your the a an and or but to of in on at for with about is am are "
+        "was were be been have has had do does did it this that these those really very so just feel "
+        "feeling want would like"
+    ).split()
 )
 
 

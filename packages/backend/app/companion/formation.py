@@ -43,7 +43,8 @@ def exchange_text(user_text: str, reply_text: str) -> str:
     def clip(text: str, limit: int) -> str:
         return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
-    return f"User: {clip(user_text.strip(), EXCHANGE_USER_CHARS)}\nEliza: {clip(reply_text.strip(), EXCHANGE_REPLY_CHARS)}"
+    user_part = clip(user_text.strip(), EXCHANGE_USER_CHARS)
+    return f"User: {user_part}\nEliza: {clip(reply_text.strip(), EXCHANGE_REPLY_CHARS)}"
 
 
 async def extract(

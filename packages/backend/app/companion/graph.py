@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.companion import repository
 from app.companion.emotion import EMOTION_PROMPT, EmotionReading, detect_emotion, parse_model_reading
-from app.companion.offline import RESPONDER as OFFLINE, compose_reply
+from app.companion.offline import RESPONDER as OFFLINE
+from app.companion.offline import compose_reply
 from app.companion.prompt import HISTORY_MESSAGES, SUMMARY_MESSAGES, HistoryItem, build_messages
 from app.companion.rules import MemoryNote, TurnContext, analyse
 from app.companion.stream import StreamWriter

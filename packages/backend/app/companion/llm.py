@@ -83,7 +83,13 @@ def _config(settings: Settings) -> tuple[str, str | None, str, float, int, float
 
 @lru_cache(maxsize=16)
 def _cached_model(
-    model: str, base_url: str | None, api_key: str, temperature: float, max_tokens: int, timeout: float, retries: int
+    model: str,
+    base_url: str | None,
+    api_key: str,
+    temperature: float,
+    max_tokens: int,
+    timeout: float,
+    retries: int,
 ) -> BaseChatModel:
     return _build(model, base_url, api_key, temperature, max_tokens, timeout, retries)
 

@@ -195,7 +195,8 @@ def _as_recollection(memory: MemoryNote, text: str) -> str:
             rest, is_verb = goal_object(text)
             if is_verb:
                 return f"I remember you want to {rest}."
-        return f"You mentioned before that {second_person(text[:1].lower() + text[1:] if first != 'i' else text)}."
+        mirrored = second_person(text[:1].lower() + text[1:] if first != "i" else text)
+        return f"You mentioned before that {mirrored}."
     return f"I remember this from before: “{_short(text)}”."
 
 

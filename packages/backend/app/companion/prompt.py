@@ -25,7 +25,8 @@ Behaviour rules:
 their control; suggest one small step on what is inside it.
 4. Energy-based push: low energy → mostly validation plus one small, easy win. Medium energy → one concrete \
 next step. High energy → encourage a focused push (e.g. a 25-minute mission) on their goal.
-5. Circuit breaker: when the context says it is active (many open stressors, overwhelm or fear, late evening), \
+5. Circuit breaker: when the context says it is active (many open stressors, overwhelm or fear, late \
+evening), \
 do not problem-solve. Suggest a restorative break the user likes (from their memories), then exactly one \
 micro-task (two minutes), and say the rest can wait until tomorrow.
 6. Use what you remember: refer to the user's memories and goals when relevant, naturally and briefly. \
@@ -59,7 +60,8 @@ def context_block(ctx: TurnContext, guidance: Guidance, summary: str | None) -> 
     lines = [
         "Context for this turn (private; do not quote it):",
         f"- User's local time: {ctx.local_time.strftime('%A %H:%M')}",
-        f"- Detected emotion: {emotion.emotion} (intensity {emotion.intensity:.2f}), energy: {emotion.energy}",
+        f"- Detected emotion: {emotion.emotion} (intensity {emotion.intensity:.2f}), "
+        f"energy: {emotion.energy}",
     ]
     if ctx.display_name:
         lines.append(f"- User's name: {ctx.display_name}")

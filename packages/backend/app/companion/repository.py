@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, literal, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -222,7 +222,7 @@ async def unformed_messages(session: AsyncSession, older_than: datetime, limit: 
     rows = await session.scalars(
         select(Message)
         .where(Message.role == "user", Message.memories_formed_at.is_(None), Message.created_at < older_than)
-        .distinct(Message.user_id)
+        .ext(distinct_on(Message.user_id))
         .order_by(Message.user_id, Message.seq)
         .limit(limit)
     )

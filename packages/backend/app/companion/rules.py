@@ -71,7 +71,8 @@ _VAGUE_MARKERS = re.compile(
 _UNCONTROLLABLE = re.compile(
     r"(?:can'?t control|out of my (?:hands|control)|nothing i can do|beyond my control|not up to me"
     r"|waiting (?:on|for) (?:them|him|her|the|a|my)\b[^.,;!?]*"
-    r"|(?:my )?(?:boss|manager|client|investors?|landlord|partner|they|he|she) (?:decided|won'?t|doesn'?t|didn'?t"
+    r"|(?:my )?(?:boss|manager|client|investors?|landlord|partner|they|he|she) "
+    r"(?:decided|won'?t|doesn'?t|didn'?t"
     r"|refuses?|keeps?)\b[^.,;!?]*"
     r"|the (?:economy|market|weather|news|layoffs?|results?|outcome|traffic|election)\b[^.,;!?]*"
     r"|what (?:other )?(?:people|they|others) think)",
@@ -237,7 +238,8 @@ _LEADING_FILLER = re.compile(
     r"^(?:and|but|so|well|honestly|basically|like|also|plus|anyway|ugh|ok|okay)\b[ ,]*", re.I
 )
 _BARE_FEELING = re.compile(
-    r"^(?:i(?:'m| am)?|i feel|i'm feeling|feeling|i've been|been)?\s*(?:so|really|very|completely|totally|super|a bit|"
+    r"^(?:i(?:'m| am)?|i feel|i'm feeling|feeling|i've been|been)?\s*"
+    r"(?:so|really|very|completely|totally|super|a bit|"
     r"kind of|just)?\s*\w+$",
     re.I,
 )

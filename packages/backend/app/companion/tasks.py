@@ -15,7 +15,6 @@ from app.memory.embeddings import get_embedder
 async def companion_form_memories(ctx: dict[str, Any], message_id: str) -> dict[str, Any]:
     """After a reply: store the exchange as a task memory and the user's stated facts."""
     resources = ctx["resources"]
-    settings: Settings = ctx["settings"]
     done = await formation.form_memories(
         ctx["sessions"],
         lambda: get_embedder(resources),

@@ -6,6 +6,9 @@ Every failure is an ``Unauthorized`` with a reason code; no code path skips veri
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -166,11 +169,7 @@ class TokenVerifier:
         self._jwt = jwt.PyJWT(options={"require": ["exp", "iat", "nbf", "sub"]})
 
     async def verify(self, token: str) -> SessionClaims:
-        try:
-            # Also rejects a non-string kid and unsupported "crit" extensions.
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise Unauthorized("malformed_token") from None
+        header = _unverified_header(token)
         if header.get("alg") != ALGORITHM:
             raise Unauthorized("invalid_algorithm")
         kid = header.get("kid")
@@ -196,6 +195,25 @@ class TokenVerifier:
         if not isinstance(azp, str) or azp not in self._parties:
             raise Unauthorized("invalid_authorized_party")
         return SessionClaims(sub, sid, azp, claims.get("iss"), int(claims["exp"]), claims)
+
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    """The JOSE header, only to pick the key: PyJWT re-parses and validates the whole token once
+    (its ``get_unverified_header`` would decode all three segments a second time)."""
+    segment, dot, _ = token.partition(".")
+    if not dot or not _BASE64URL.fullmatch(segment):
+        raise Unauthorized("malformed_token")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, RecursionError):
+        raise Unauthorized("malformed_token") from None
+    # Clerk sends neither a non-string kid nor critical extensions; refuse both outright.
+    if not isinstance(header, dict) or not isinstance(header.get("kid", ""), str) or "crit" in header:
+        raise Unauthorized("malformed_token")
+    return header
 
 
 def _reason(exc: Exception) -> str:

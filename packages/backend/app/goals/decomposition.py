@@ -72,9 +72,11 @@ def _goal_prompt(goal: Goal, today: date) -> str:
 
 
 async def _ask(model: BaseChatModel, messages: list[BaseMessage]) -> tuple[plans.ModelPlan | None, str]:
-    structured = model.with_structured_output(plans.ModelPlan, method="function_calling", include_raw=True)
-    # stream=False: one JSON response even when the shared chat model streams by default.
-    result: Any = await structured.ainvoke(messages, stream=False)
+    # stream=False: one JSON response, even though the shared chat model streams by default.
+    structured = model.with_structured_output(
+        plans.ModelPlan, method="function_calling", include_raw=True, stream=False
+    )
+    result: Any = await structured.ainvoke(messages)
     parsed = result.get("parsed")
     if isinstance(parsed, plans.ModelPlan):
         return parsed, ""

@@ -28,8 +28,8 @@ async def get_goal(
     session: AsyncSession, user_id: uuid.UUID, goal_id: uuid.UUID, *, for_update: bool = False
 ) -> Goal | None:
     query = select(Goal).where(Goal.id == goal_id, Goal.user_id == user_id)
-    if for_update:
-        query = query.with_for_update()
+    if for_update:  # and reload: a row read earlier in the transaction may have changed since
+        query = query.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(query)).scalar_one_or_none()
 
 

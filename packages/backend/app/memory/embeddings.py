@@ -321,13 +321,3 @@ def get_embedder(resources: Any) -> Embedder:
                 resources.embedder = create_embedder(resources.settings)
     embedder: Embedder = resources.embedder
     return embedder
-
-
-async def warm_up(resources: Any) -> None:
-    """Load the local model ahead of the first request (worker start-up); failures are logged."""
-    embedder = get_embedder(resources)
-    if isinstance(embedder, LocalEmbedder):
-        try:
-            await asyncio.to_thread(embedder.load)
-        except EmbeddingError as exc:
-            log.warning("embedding_model_unavailable", error=str(exc))

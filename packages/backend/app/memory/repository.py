@@ -90,7 +90,7 @@ def _scope(
     return clauses
 
 
-async def count_embedded_up_to(session: AsyncSession, user_id: uuid.UUID, cap: int) -> int:
+async def count_up_to(session: AsyncSession, user_id: uuid.UUID, cap: int) -> int:
     """How many of the user's memories exist, counting no further than ``cap`` (cheap for any user)."""
     limited = select(literal_column("1")).where(Memory.user_id == user_id).limit(cap).subquery()
     return int((await session.execute(select(func.count()).select_from(limited))).scalar_one())
@@ -105,7 +105,6 @@ async def vector_candidates(
     limit: int,
     exact: bool,
     ef_search: int,
-    exclude_id: uuid.UUID | None = None,
     enough: int | None = None,
 ) -> list[Candidate]:
     """The user's ``limit`` nearest memories by cosine similarity.
@@ -117,8 +116,6 @@ async def vector_candidates(
     """
     distance = Memory.embedding.op("<=>", return_type=Float)(vector)
     clauses = [*_scope(user_id, tiers), Memory.embedding.is_not(None)]
-    if exclude_id is not None:
-        clauses.append(Memory.id != exclude_id)
     lexemes = func.tsvector_to_array(Memory.content_tsv)
     if exact:
         similarity = (1 - distance).label("similarity")
@@ -148,7 +145,6 @@ async def vector_candidates(
             limit=limit,
             exact=True,
             ef_search=ef_search,
-            exclude_id=exclude_id,
         )
     return [Candidate(row[0], float(row[1]), list(row[2] or [])) for row in rows]
 

@@ -106,7 +106,7 @@ class ScoreBreakdown(BaseModel):
     lexical: float = Field(description="share of the query's search terms found in the memory")
     recency: float = Field(description="2^(-days since last access / tier half-life)")
     frequency: float = Field(description="log(1 + accesses) / log(21), capped at 1")
-    score: float = Field(description="0.70·similarity + 0.15·lexical + 0.10·recency + 0.05·frequency")
+    score: float = Field(description="0.80·similarity + 0.05·lexical + 0.10·recency + 0.05·frequency")
 
 
 class SearchHit(BaseModel):

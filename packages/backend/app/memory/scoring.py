@@ -1,6 +1,6 @@
 """The recall score: bounded in [0, 1], every term documented in docs/memory.md.
 
-    score = 0.70·similarity + 0.15·lexical + 0.10·recency + 0.05·frequency
+    score = 0.80·similarity + 0.05·lexical + 0.10·recency + 0.05·frequency
 
 - similarity: cosine similarity of query and memory embeddings, clamped to [0, 1] (0 when either
   has no embedding yet);
@@ -21,7 +21,7 @@ from datetime import datetime
 
 from app.models import MemoryTier
 
-WEIGHTS: dict[str, float] = {"similarity": 0.70, "lexical": 0.15, "recency": 0.10, "frequency": 0.05}
+WEIGHTS: dict[str, float] = {"similarity": 0.80, "lexical": 0.05, "recency": 0.10, "frequency": 0.05}
 HALF_LIFE_DAYS: dict[MemoryTier, float] = {
     MemoryTier.personal: 180.0,
     MemoryTier.project: 30.0,

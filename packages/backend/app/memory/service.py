@@ -232,7 +232,7 @@ async def _nearest(
     enough: int | None = None,
 ) -> list[Candidate]:
     """Nearest memories: exact for users with few memories, HNSW (then exact if short) otherwise."""
-    rows = await repository.count_embedded_up_to(session, user_id, tuning.exact_search_max_rows + 1)
+    rows = await repository.count_up_to(session, user_id, tuning.exact_search_max_rows + 1)
     return await repository.vector_candidates(
         session,
         user_id,

@@ -42,8 +42,8 @@ async def get_mission(
     session: AsyncSession, user_id: uuid.UUID, mission_id: uuid.UUID, *, for_update: bool = False
 ) -> Mission | None:
     query = select(Mission).where(Mission.id == mission_id, Mission.user_id == user_id)
-    if for_update:
-        query = query.with_for_update()
+    if for_update:  # and reload: a row read earlier in the transaction may have changed since
+        query = query.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(query)).scalar_one_or_none()
 
 

@@ -331,10 +331,13 @@ def brief_of(goal: Goal) -> GoalBrief:
 async def top_up_goal(session: AsyncSession, goal: Goal, target: int) -> int:
     """Generate missions until the goal has ``target`` pending ones; returns how many were added.
 
-    Generated missions are keyed ``topup-<n>`` (n counts the goal's generated missions), so two
-    runs, even concurrent ones, compute the same keys and the unique (goal_id, generation_key)
-    constraint keeps one copy of each.
+    The goal's row is locked first, so concurrent top-ups of one goal take turns and the second
+    counts what the first added. Generated missions are also keyed ``topup-<n>`` (n counts the
+    goal's generated missions) under a unique (goal_id, generation_key) constraint: a duplicate
+    is never stored even if the lock were bypassed.
     """
+    if await goals.get_goal(session, goal.user_id, goal.id, for_update=True) is None:
+        return 0
     need = target - await repository.count_pending(session, goal.user_id, goal.id)
     if need <= 0:
         return 0

@@ -1,13 +1,15 @@
 """The nightly run for one user, at the start of their local day.
 
 1. deferred missions whose day has come are pending again;
-2. streaks with no completion yesterday are reset (current length 0);
-3. every finished local day of the last week without a snapshot gets one (daily progress + DCI);
-4. every active goal is topped up to ``MISSIONS_PENDING_TARGET`` pending missions.
+2. every active goal is topped up to ``MISSIONS_PENDING_TARGET`` pending missions;
+3. streaks with no completion yesterday are reset (current length 0);
+4. every finished local day of the last week without a snapshot gets one (daily progress + DCI).
 
-Idempotent: each step converges (unique (user_id, local_date) snapshots written with ON CONFLICT,
-generated missions keyed per goal with ON CONFLICT DO NOTHING), and the user's row is locked for
-the run so two concurrent runs take turns.
+Idempotent: each step converges: reactivation and streak resets are conditional updates,
+snapshots are unique per (user_id, local_date) and written with ON CONFLICT, and the top-up locks
+the goal's row and keys generated missions per goal (unique (goal_id, generation_key), ON CONFLICT
+DO NOTHING). Locks are taken in the order requests take them (missions, then goals, then
+streaks), so a nightly run and a completing request cannot deadlock.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.goals import repository as goals
@@ -41,16 +42,14 @@ async def run_nightly(
     session: AsyncSession, user_id: uuid.UUID, now: datetime, pending_target: int
 ) -> NightlyResult | None:
     """The nightly steps for one user (in the caller's transaction); ``None`` if the user is gone."""
-    user = (
-        await session.execute(select(User).where(User.id == user_id).with_for_update())
-    ).scalar_one_or_none()
+    user = await session.get(User, user_id)
     if user is None:
         return None
     today = local_date(now, user.timezone)
     result = NightlyResult(user_id=str(user.id), today=today)
     result.reactivated = await missions.reactivate_due(session, user, today, now)
-    result.streaks_reset = await repository.expire_streaks(session, user.id, today)
-    result.snapshots = [day.isoformat() for day in await progress.snapshot_missing_days(session, user, today)]
     for goal in await goals.active_goals(session, user.id):
         result.missions_added += await missions.top_up_goal(session, goal, pending_target)
+    result.streaks_reset = await repository.expire_streaks(session, user.id, today)
+    result.snapshots = [day.isoformat() for day in await progress.snapshot_missing_days(session, user, today)]
     return result

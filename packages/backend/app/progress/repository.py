@@ -79,7 +79,9 @@ async def first_goal_at(session: AsyncSession, user_id: uuid.UUID) -> datetime |
 async def completion_dates(session: AsyncSession, user_id: uuid.UUID, first: date, last: date) -> set[date]:
     """Local days between ``first`` and ``last`` on which at least one mission was completed."""
     rows = await session.execute(
-        select(distinct(Mission.completed_on)).where(
+        select(Mission.completed_on)
+        .distinct()
+        .where(
             Mission.user_id == user_id,
             Mission.status == "completed",
             Mission.completed_on.between(first, last),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from app.core.deps import RedisDep, SessionDep, SettingsDep
+from app.core.deps import SessionDep, get_redis, get_settings
 from app.core.errors import AppError
 from app.webhooks import service
 from app.webhooks.schemas import WebhookAck
@@ -40,10 +40,9 @@ async def _raw_body(request: Request) -> bytes:
     "answers 200 with no second effect; unknown event types answer 200 and are recorded as ignored.",
     responses={400: {"description": "Bad signature, headers or payload; nothing written"}},
 )
-async def clerk_webhook(
-    request: Request, session: SessionDep, settings: SettingsDep, redis: RedisDep
-) -> WebhookAck:
+async def clerk_webhook(request: Request, session: SessionDep) -> WebhookAck:
+    settings = get_settings(request)  # plain calls: sync dependencies would hop to a thread
     body = await _raw_body(request)
     delivery = verify(settings.clerk_webhook_secret.get_secret_value(), request.headers, body)
     event = service.parse_event(body)
-    return await service.handle(session, redis, settings, delivery, event)
+    return await service.handle(session, get_redis(request), settings, delivery, event)

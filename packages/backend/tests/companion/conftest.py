@@ -43,7 +43,9 @@ def model_settings(settings_factory: Any, model_server: OpenAIServer) -> Setting
 @pytest.fixture
 async def model_client(app_factory: Any, model_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = await app_factory(model_settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
         yield http
 
 

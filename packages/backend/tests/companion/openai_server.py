@@ -48,7 +48,9 @@ class OpenAIServer:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server._lock:
-                    server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                    server.requests.append(
+                        {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+                    )
                     index = len(server.requests)
                 if not self.path.endswith("/chat/completions"):
                     self._json(404, {"error": {"message": "not found"}})
@@ -84,18 +86,24 @@ class OpenAIServer:
         self._thread.join()
 
     def chat_requests(self) -> list[dict[str, Any]]:
-        return [r["body"] for r in self.requests if r["body"].get("stream") and "response_format" not in r["body"]]
+        return [
+            r["body"] for r in self.requests if r["body"].get("stream") and "response_format" not in r["body"]
+        ]
 
     # --- answers ----------------------------------------------------------------------------
 
     def _answer(self, handler: Any, body: dict[str, Any], index: int) -> None:
         script = self.script
         is_json_call = "response_format" in body
-        if index <= script.fail_first or (script.mode == "error500" and not (is_json_call and script.chat_mode_only)):
+        if index <= script.fail_first or (
+            script.mode == "error500" and not (is_json_call and script.chat_mode_only)
+        ):
             handler._json(500, {"error": {"message": "upstream exploded", "type": "server_error"}})
             return
         if is_json_call:
-            system = " ".join(str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system")
+            system = " ".join(
+                str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system"
+            )
             content = script.emotion_json if "emotional state" in system else script.facts_json
             self._complete(handler, body, content)
             return
@@ -106,7 +114,11 @@ class OpenAIServer:
         self._stream(handler, body, script.reply, mode)
 
     def _complete(self, handler: Any, body: dict[str, Any], content: str) -> None:
-        usage = {"prompt_tokens": self.script.prompt_tokens, "completion_tokens": 9, "total_tokens": self.script.prompt_tokens + 9}
+        usage = {
+            "prompt_tokens": self.script.prompt_tokens,
+            "completion_tokens": 9,
+            "total_tokens": self.script.prompt_tokens + 9,
+        }
         if body.get("stream"):
             handler.send_response(200)
             handler.send_header("Content-Type", "text/event-stream")
@@ -115,7 +127,17 @@ class OpenAIServer:
             self._chunk(handler, self._delta(body, {"role": "assistant", "content": content}))
             self._chunk(handler, self._delta(body, {}, "stop"))
             if (body.get("stream_options") or {}).get("include_usage"):
-                self._chunk(handler, {"id": "chatcmpl-t", "object": "chat.completion.chunk", "created": 0, "model": body["model"], "choices": [], "usage": usage})
+                self._chunk(
+                    handler,
+                    {
+                        "id": "chatcmpl-t",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [],
+                        "usage": usage,
+                    },
+                )
             self._raw(handler, b"data: [DONE]\n\n")
             self._raw(handler, b"", final=True)
             return
@@ -126,7 +148,13 @@ class OpenAIServer:
                 "object": "chat.completion",
                 "created": 0,
                 "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
                 "usage": usage,
             },
         )
@@ -140,9 +168,12 @@ class OpenAIServer:
         words[-1] = words[-1].rstrip()
         self._chunk(handler, self._delta(body, {"role": "assistant", "content": ""}))
         for position, word in enumerate(words):
-            if mode in ("broken", "stall_mid", "unfinished") and position == self.script.tokens_before_failure:
+            if (
+                mode in ("broken", "stall_mid", "unfinished")
+                and position == self.script.tokens_before_failure
+            ):
                 if mode == "broken":  # half a chunk, then the connection drops
-                    handler.wfile.write(b"4f\r\ndata: {\"id\"")
+                    handler.wfile.write(b'4f\r\ndata: {"id"')
                     handler.wfile.flush()
                     handler.close_connection = True
                     return
@@ -156,8 +187,22 @@ class OpenAIServer:
         if mode != "unfinished":
             self._chunk(handler, self._delta(body, {}, "stop"))
             if (body.get("stream_options") or {}).get("include_usage"):
-                usage = {"prompt_tokens": self.script.prompt_tokens, "completion_tokens": len(words), "total_tokens": self.script.prompt_tokens + len(words)}
-                self._chunk(handler, {"id": "chatcmpl-t", "object": "chat.completion.chunk", "created": 0, "model": body["model"], "choices": [], "usage": usage})
+                usage = {
+                    "prompt_tokens": self.script.prompt_tokens,
+                    "completion_tokens": len(words),
+                    "total_tokens": self.script.prompt_tokens + len(words),
+                }
+                self._chunk(
+                    handler,
+                    {
+                        "id": "chatcmpl-t",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [],
+                        "usage": usage,
+                    },
+                )
         self._raw(handler, b"data: [DONE]\n\n")
         self._raw(handler, b"", final=True)
 

@@ -71,7 +71,10 @@ async def send(
 
 
 async def stream(
-    client: httpx.AsyncClient, headers: dict[str, str], accepted: dict[str, Any], last_event_id: str | None = None
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    accepted: dict[str, Any],
+    last_event_id: str | None = None,
 ) -> SSE:
     extra = {"Last-Event-ID": last_event_id} if last_event_id else {}
     response = await client.get(accepted["stream_url"], headers={**headers, **extra})

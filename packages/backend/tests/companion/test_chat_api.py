@@ -49,7 +49,9 @@ async def test_chat_streams_an_offline_reply_and_persists_it(
     user_message = await db.get(Message, uuid.UUID(accepted["user_message_id"]))
     assert user_message is not None and user_message.meta["emotion"]["emotion"] == "overwhelm"
     usage = (await db.scalars(select(ModelUsage))).all()
-    assert [(u.purpose, u.model, u.prompt_tokens, u.completion_tokens) for u in usage] == [("reply", "offline", 0, 0)]
+    assert [(u.purpose, u.model, u.prompt_tokens, u.completion_tokens) for u in usage] == [
+        ("reply", "offline", 0, 0)
+    ]
 
 
 async def test_stream_headers_and_the_legacy_path(client: httpx.AsyncClient, auth_headers: Any) -> None:
@@ -76,7 +78,7 @@ async def test_reconnecting_with_last_event_id_resumes_without_duplicates(
     for cut in (1, 3, len(full.events) - 2):
         resumed = await stream(client, headers, accepted, last_event_id=full.ids[cut - 1])
         assert resumed.events == full.events[cut:]
-        assert "".join(full.tokens[: cut]) + resumed.text == full.text
+        assert "".join(full.tokens[:cut]) + resumed.text == full.text
     # A client that has everything is told to stop reconnecting (204, per the SSE spec).
     done = await client.get(accepted["stream_url"], headers={**headers, "Last-Event-ID": str(full.ids[-1])})
     assert done.status_code == 204
@@ -94,7 +96,9 @@ async def test_a_reply_whose_buffer_expired_is_served_from_the_database(
     assert replay.text == sse.text and replay.last == sse.last
     resumed = await stream(client, headers, accepted, last_event_id=str(sse.ids[3]))
     assert resumed.tokens == [] and resumed.last["type"] == "complete"  # no duplicate text
-    done = await client.get(accepted["stream_url"], headers={**headers, "Last-Event-ID": str(resumed.ids[-1])})
+    done = await client.get(
+        accepted["stream_url"], headers={**headers, "Last-Event-ID": str(resumed.ids[-1])}
+    )
     assert done.status_code == 204
 
 
@@ -111,7 +115,11 @@ async def test_a_dead_generation_ends_with_an_error_not_a_hang(
     db.add(question)
     await db.flush()
     orphan = Message(
-        conversation_id=conversation_id, user_id=user.id, role="assistant", status="streaming", reply_to_id=question.id
+        conversation_id=conversation_id,
+        user_id=user.id,
+        role="assistant",
+        status="streaming",
+        reply_to_id=question.id,
     )
     db.add(orphan)
     await db.commit()
@@ -204,14 +212,18 @@ async def test_rate_limit_is_20_messages_a_minute_with_retry_after(
     assert 1 <= int(limited.headers["retry-after"]) <= 60
     assert limited.json()["error"]["code"] == "rate_limited"
     # Another user has their own window.
-    assert (await client.post(CHAT, json={"message": "hi"}, headers=auth_headers("user_b"))).status_code == 202
+    assert (
+        await client.post(CHAT, json={"message": "hi"}, headers=auth_headers("user_b"))
+    ).status_code == 202
 
 
 async def test_rate_limit_is_a_setting(app_factory: Any, settings_factory: Any, auth_headers: Any) -> None:
     app = await app_factory(settings_factory(companion_chat_rate_limit_per_minute=2))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         headers = auth_headers("user_a")
-        codes = [(await http.post(CHAT, json={"message": "hi"}, headers=headers)).status_code for _ in range(3)]
+        codes = [
+            (await http.post(CHAT, json={"message": "hi"}, headers=headers)).status_code for _ in range(3)
+        ]
     assert codes == [202, 202, 429]
 
 
@@ -222,26 +234,35 @@ async def test_conversations_list_detail_and_history(client: httpx.AsyncClient, 
     second, _ = await chat(client, headers, "Second conversation")
 
     page = (await client.get("/api/v1/companion/conversations", headers=headers)).json()
-    assert page["total"] == 2 and [c["id"] for c in page["items"]] == [second["conversation_id"], first["conversation_id"]]
+    assert page["total"] == 2 and [c["id"] for c in page["items"]] == [
+        second["conversation_id"],
+        first["conversation_id"],
+    ]
     assert page["items"][1]["title"] == "First conversation"
     one = (await client.get("/api/v1/companion/conversations?limit=1&offset=1", headers=headers)).json()
     assert [c["id"] for c in one["items"]] == [first["conversation_id"]] and one["total"] == 2
 
-    detail = (await client.get(f"/api/v1/companion/conversations/{first['conversation_id']}", headers=headers)).json()
+    detail = (
+        await client.get(f"/api/v1/companion/conversations/{first['conversation_id']}", headers=headers)
+    ).json()
     assert detail["total_messages"] == 4
     assert [m["role"] for m in detail["messages"]] == ["user", "assistant", "user", "assistant"]
     assert detail["messages"][2]["content"] == "A follow-up"
     assert all(m["status"] == "complete" for m in detail["messages"])
     paged = (
-        await client.get(f"/api/v1/companion/conversations/{first['conversation_id']}?limit=2&offset=2", headers=headers)
+        await client.get(
+            f"/api/v1/companion/conversations/{first['conversation_id']}?limit=2&offset=2", headers=headers
+        )
     ).json()
-    assert [m["content"] for m in paged["messages"]][0] == "A follow-up" and paged["total_messages"] == 4
+    assert paged["messages"][0]["content"] == "A follow-up" and paged["total_messages"] == 4
 
     history = (await client.get("/api/v1/companion/history?limit=3", headers=headers)).json()["messages"]
     assert [m["role"] for m in history] == ["assistant", "user", "assistant"]
     assert history[1]["content"] == "Second conversation"
     scoped = (
-        await client.get(f"/api/v1/companion/history?conversation_id={first['conversation_id']}", headers=headers)
+        await client.get(
+            f"/api/v1/companion/history?conversation_id={first['conversation_id']}", headers=headers
+        )
     ).json()["messages"]
     assert len(scoped) == 4
     assert (await client.get("/api/v1/companion/history?limit=0", headers=headers)).status_code == 422
@@ -267,30 +288,44 @@ async def test_every_endpoint_is_scoped_to_its_user(client: httpx.AsyncClient, a
     conversation = accepted["conversation_id"]
 
     # Bob cannot read, stream, continue or list Alice's conversation: her ids are 404 to him.
-    assert (await client.get(f"/api/v1/companion/conversations/{conversation}", headers=bob)).status_code == 404
+    assert (
+        await client.get(f"/api/v1/companion/conversations/{conversation}", headers=bob)
+    ).status_code == 404
     assert (await client.get(f"/api/v1/companion/stream/{conversation}", headers=bob)).status_code == 404
     assert (await client.get(f"/api/v1/sse/companion/stream/{conversation}", headers=bob)).status_code == 404
     own, _ = await chat(client, bob, "Bob's message")
     foreign_reply = f"/api/v1/companion/stream/{own['conversation_id']}?message_id={accepted['message_id']}"
     assert (await client.get(foreign_reply, headers=bob)).status_code == 404
-    response = await client.post(CHAT, json={"message": "hijack", "conversation_id": conversation}, headers=bob)
+    response = await client.post(
+        CHAT, json={"message": "hijack", "conversation_id": conversation}, headers=bob
+    )
     assert response.status_code == 404
-    assert (await client.get(f"/api/v1/companion/history?conversation_id={conversation}", headers=bob)).status_code == 404
+    assert (
+        await client.get(f"/api/v1/companion/history?conversation_id={conversation}", headers=bob)
+    ).status_code == 404
 
     listed = (await client.get("/api/v1/companion/conversations", headers=bob)).json()
     assert [c["id"] for c in listed["items"]] == [own["conversation_id"]]
     history = (await client.get("/api/v1/companion/history", headers=bob)).json()["messages"]
     assert "Alice" not in " ".join(m["content"] for m in history)
-    assert (await client.get("/api/v1/companion/state", headers=bob)).json()["message_id"] == own["user_message_id"]
+    assert (await client.get("/api/v1/companion/state", headers=bob)).json()["message_id"] == own[
+        "user_message_id"
+    ]
     usage = (await client.get("/api/v1/companion/usage", headers=bob)).json()["models"]
     assert usage[0]["calls"] == 1
     # An unknown conversation is 404 as well.
-    assert (await client.get(f"/api/v1/companion/conversations/{uuid.uuid4()}", headers=alice)).status_code == 404
-    response = await client.post(CHAT, json={"message": "x", "conversation_id": str(uuid.uuid4())}, headers=alice)
+    assert (
+        await client.get(f"/api/v1/companion/conversations/{uuid.uuid4()}", headers=alice)
+    ).status_code == 404
+    response = await client.post(
+        CHAT, json={"message": "x", "conversation_id": str(uuid.uuid4())}, headers=alice
+    )
     assert response.status_code == 404
 
 
-async def test_export_contains_conversations_state_and_usage(client: httpx.AsyncClient, auth_headers: Any) -> None:
+async def test_export_contains_conversations_state_and_usage(
+    client: httpx.AsyncClient, auth_headers: Any
+) -> None:
     headers = auth_headers("user_a")
     accepted, sse = await chat(client, headers, "I'm anxious about the launch")
     export = (await client.get("/api/v1/users/me/export", headers=headers)).json()
@@ -334,18 +369,30 @@ async def test_circuit_breaker_end_to_end_uses_memories_and_the_users_timezone(
     client: httpx.AsyncClient, auth_headers: Any, db: AsyncSession, embedder: LocalEmbedder
 ) -> None:
     headers = auth_headers("user_late")
-    assert (await client.patch("/api/v1/users/me", json={"timezone": _zone_where_it_is(21)}, headers=headers)).status_code == 200
+    assert (
+        await client.patch("/api/v1/users/me", json={"timezone": _zone_where_it_is(21)}, headers=headers)
+    ).status_code == 200
     user = await users.get_by_clerk_id(db, "user_late")
     assert user is not None
     worries = ["rent", "the thesis", "my dad's health", "the car", "my visa", "the team reorg"]
     for worry in worries:
         await memory_service.remember(
-            db, embedder, user_id=user.id, tier="personal", content=f"I'm stressed about {worry}",
-            source="test", metadata={"kind": "stressor", "status": "open", "category": "other"},
+            db,
+            embedder,
+            user_id=user.id,
+            tier="personal",
+            content=f"I'm stressed about {worry}",
+            source="test",
+            metadata={"kind": "stressor", "status": "open", "category": "other"},
         )
     await memory_service.remember(
-        db, embedder, user_id=user.id, tier="personal", content="I love reading fantasy novels in the bath",
-        source="test", metadata={"kind": "preference", "restorative": True, "polarity": "positive"},
+        db,
+        embedder,
+        user_id=user.id,
+        tier="personal",
+        content="I love reading fantasy novels in the bath",
+        source="test",
+        metadata={"kind": "preference", "restorative": True, "polarity": "positive"},
     )
     await db.commit()
 

@@ -87,7 +87,10 @@ def test_model_facts_are_validated_and_grounded_in_the_message() -> None:
         }
     )
     facts = parse_model_facts(answer, message)
-    assert facts == [Fact("identity", "I'm a pilot"), Fact("preference", "I love baking bread on Sundays", polarity="positive")]
+    assert facts == [
+        Fact("identity", "I'm a pilot"),
+        Fact("preference", "I love baking bread on Sundays", polarity="positive"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.companion import repository
 from app.companion.emotion import EmotionReading
-from app.companion.graph import TurnDeps, TurnState, receive_input, recall_context, respond, store_memory
+from app.companion.graph import TurnDeps, TurnState, recall_context, receive_input, respond, store_memory
 from app.companion.stream import StreamWriter
 from app.core.config import Settings
 from app.db.url import to_async_url
@@ -38,13 +38,27 @@ async def turn(db: AsyncSession) -> dict[str, Any]:
     user = await users.provision(db, "user_graph")
     user.timezone, user.display_name = "Asia/Tokyo", "Kenji Sato"
     conversation = await repository.create_conversation(db, user.id, "t")
-    for role, content in [("user", "My launch is on Friday."), ("assistant", "How are you feeling about it?")]:
-        await repository.add_message(db, conversation_id=conversation.id, user_id=user.id, role=role, content=content)
+    for role, content in [
+        ("user", "My launch is on Friday."),
+        ("assistant", "How are you feeling about it?"),
+    ]:
+        await repository.add_message(
+            db, conversation_id=conversation.id, user_id=user.id, role=role, content=content
+        )
     message = await repository.add_message(
-        db, conversation_id=conversation.id, user_id=user.id, role="user", content="I'm terrified it will flop"
+        db,
+        conversation_id=conversation.id,
+        user_id=user.id,
+        role="user",
+        content="I'm terrified it will flop",
     )
     reply = await repository.add_message(
-        db, conversation_id=conversation.id, user_id=user.id, role="assistant", status="pending", reply_to_id=message.id
+        db,
+        conversation_id=conversation.id,
+        user_id=user.id,
+        role="assistant",
+        status="pending",
+        reply_to_id=message.id,
     )
     await repository.save_emotional_state(
         db, user.id, emotion="fatigue", intensity=0.6, energy="low", source="offline", message_id=None
@@ -53,7 +67,9 @@ async def turn(db: AsyncSession) -> dict[str, Any]:
     return {"user": user, "conversation": conversation, "message": message, "reply": reply}
 
 
-def deps(settings: Settings, sessions: Any, redis: Redis, embedder: LocalEmbedder, turn: dict[str, Any]) -> TurnDeps:
+def deps(
+    settings: Settings, sessions: Any, redis: Redis, embedder: LocalEmbedder, turn: dict[str, Any]
+) -> TurnDeps:
     return TurnDeps(
         settings=settings,
         sessions=sessions,
@@ -79,7 +95,9 @@ def initial(turn: dict[str, Any]) -> TurnState:
 async def test_receive_input_loads_the_turns_context_and_detects_the_emotion(
     settings: Settings, sessions: Any, redis: Redis, embedder: LocalEmbedder, turn: dict[str, Any]
 ) -> None:
-    update = await receive_input(initial(turn), Runtime(context=deps(settings, sessions, redis, embedder, turn)))
+    update = await receive_input(
+        initial(turn), Runtime(context=deps(settings, sessions, redis, embedder, turn))
+    )
     assert update["local_time"].isoformat() == "2031-03-04T21:30:00+09:00"
     assert update["display_name"] == "Kenji Sato"
     assert [(h.role, h.content) for h in update["history"]] == [
@@ -133,7 +151,13 @@ async def test_when_recall_fails_the_turn_goes_on_without_memories(
         update = await recall_context(initial(turn), runtime)
     finally:
         await broken.dispose()
-    assert update == {"memories": [], "recall_failed": True, "open_stressors": 0, "goals": [], "restorative": []}
+    assert update == {
+        "memories": [],
+        "recall_failed": True,
+        "open_stressors": 0,
+        "goals": [],
+        "restorative": [],
+    }
 
     state: TurnState = {
         **initial(turn),
@@ -149,7 +173,12 @@ async def test_respond_streams_the_offline_reply_into_the_buffer(
     settings: Settings, sessions: Any, redis: Redis, embedder: LocalEmbedder, turn: dict[str, Any]
 ) -> None:
     context = deps(settings, sessions, redis, embedder, turn)
-    state: TurnState = {**initial(turn), "emotion": EmotionReading("fear", 0.8, "medium"), "local_time": NOW, "usage": []}
+    state: TurnState = {
+        **initial(turn),
+        "emotion": EmotionReading("fear", 0.8, "medium"),
+        "local_time": NOW,
+        "usage": [],
+    }
     update = await respond(state, Runtime(context=context))
     assert update["responder"] == "offline" and update["error"] is None
     assert update["rules"][0] == "acknowledge_feelings"
@@ -178,7 +207,16 @@ async def test_store_memory_persists_the_turn_and_queues_memory_formation(
             "responder": "offline",
             "model": "offline",
             "rules": ["acknowledge_feelings"],
-            "usage": [{"purpose": "reply", "model": "offline", "prompt_tokens": 0, "completion_tokens": 0, "latency_ms": 3, "ok": True}],
+            "usage": [
+                {
+                    "purpose": "reply",
+                    "model": "offline",
+                    "prompt_tokens": 0,
+                    "completion_tokens": 0,
+                    "latency_ms": 3,
+                    "ok": True,
+                }
+            ],
             "error": None,
         }
         assert await store_memory(state, Runtime(context=context)) == {"stored": True}
@@ -187,16 +225,23 @@ async def test_store_memory_persists_the_turn_and_queues_memory_formation(
         assert await store_memory(state, Runtime(context=context)) == {"stored": False}
     finally:
         await pool.aclose()
-    reply = await db.get(Message, turn["reply"].id)
+    reply_id, user_id, message_id = turn["reply"].id, turn["user"].id, turn["message"].id
+    db.expire_all()
+    reply = await db.get(Message, reply_id)
     assert reply is not None and (reply.status, reply.content) == ("complete", "That sounds scary.")
-    state_row = await db.get(EmotionalState, turn["user"].id)
-    assert state_row is not None and (state_row.emotion, state_row.message_id) == ("fear", turn["message"].id)
+    state_row = await db.get(EmotionalState, user_id)
+    assert state_row is not None and (state_row.emotion, state_row.message_id) == ("fear", message_id)
     [usage] = (await db.scalars(select(ModelUsage))).all()
-    assert usage.message_id == turn["reply"].id and usage.latency_ms == 3
+    assert usage.message_id == reply_id and usage.latency_ms == 3
 
 
 async def test_store_memory_after_the_user_was_erased_stores_nothing(
-    settings: Settings, sessions: Any, redis: Redis, embedder: LocalEmbedder, turn: dict[str, Any], db: AsyncSession
+    settings: Settings,
+    sessions: Any,
+    redis: Redis,
+    embedder: LocalEmbedder,
+    turn: dict[str, Any],
+    db: AsyncSession,
 ) -> None:
     await users.delete_user(db, turn["user"].id)
     await db.commit()
@@ -208,7 +253,8 @@ async def test_store_memory_after_the_user_was_erased_stores_nothing(
         "model": "offline",
         "error": None,
     }
-    assert await store_memory(state, Runtime(context=deps(settings, sessions, redis, embedder, turn))) == {"stored": False}
+    assert await store_memory(state, Runtime(context=deps(settings, sessions, redis, embedder, turn))) == {
+        "stored": False
+    }
     assert (await db.scalars(select(Conversation))).all() == []
     assert (await db.scalars(select(User))).all() == []
-

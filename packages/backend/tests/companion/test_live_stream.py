@@ -30,7 +30,9 @@ class LiveServer:
     """The real app under uvicorn on 127.0.0.1, in a thread with its own event loop."""
 
     def __init__(self, settings: Settings) -> None:
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on")
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -113,7 +115,11 @@ async def test_shutdown_interrupts_replies_in_flight_cleanly(
 ) -> None:
     model_server.script = Script(mode="stall_mid", tokens_before_failure=2)
     settings = model_settings.model_copy(
-        update={"shutdown_grace_seconds": 0.2, "companion_timeout_seconds": 30, "companion_reply_timeout_seconds": 60}
+        update={
+            "shutdown_grace_seconds": 0.2,
+            "companion_timeout_seconds": 30,
+            "companion_reply_timeout_seconds": 60,
+        }
     )
     app = create_app(settings)
     lifespan = app.router.lifespan_context(app)

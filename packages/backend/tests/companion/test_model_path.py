@@ -40,7 +40,11 @@ async def test_reply_streams_from_the_model_with_usage_and_model_emotion(
     )
     usage = {u.purpose: u for u in (await db.scalars(select(ModelUsage))).all()}
     assert set(usage) == {"emotion", "reply"}
-    assert (usage["reply"].model, usage["reply"].prompt_tokens, usage["reply"].completion_tokens) == ("test-model", 42, 9)
+    assert (usage["reply"].model, usage["reply"].prompt_tokens, usage["reply"].completion_tokens) == (
+        "test-model",
+        42,
+        9,
+    )
     assert usage["reply"].ok and usage["reply"].latency_ms >= 0
     assert str(usage["reply"].conversation_id) == accepted["conversation_id"]
     assert (usage["emotion"].prompt_tokens, usage["emotion"].completion_tokens) == (42, 9)
@@ -55,17 +59,31 @@ async def test_reply_streams_from_the_model_with_usage_and_model_emotion(
 
 
 async def test_prompt_carries_recalled_memories_with_their_tier(
-    model_client: httpx.AsyncClient, model_server: OpenAIServer, auth_headers: Any, db: AsyncSession, embedder: LocalEmbedder
+    model_client: httpx.AsyncClient,
+    model_server: OpenAIServer,
+    auth_headers: Any,
+    db: AsyncSession,
+    embedder: LocalEmbedder,
 ) -> None:
     headers = auth_headers("user_a")
     user = await users.provision(db, "user_a")
     await memory_service.remember(
-        db, embedder, user_id=user.id, tier="personal", content="I love long walks with my dog",
-        source="test", metadata={"kind": "preference"},
+        db,
+        embedder,
+        user_id=user.id,
+        tier="personal",
+        content="I love long walks with my dog",
+        source="test",
+        metadata={"kind": "preference"},
     )
     await memory_service.remember(
-        db, embedder, user_id=user.id, tier="project", content="I want to run a marathon in May",
-        source="test", metadata={"kind": "goal"},
+        db,
+        embedder,
+        user_id=user.id,
+        tier="project",
+        content="I want to run a marathon in May",
+        source="test",
+        metadata={"kind": "goal"},
     )
     await db.commit()
     await chat(model_client, headers, "How can I fit my marathon training and dog walks into this week?")
@@ -84,8 +102,14 @@ async def test_prompt_has_the_last_ten_messages_and_a_summary_of_older_ones(
     db.add(conversation)
     await db.flush()
     for n in range(14):
-        db.add(Message(conversation_id=conversation.id, user_id=user.id, role="user" if n % 2 == 0 else "assistant",
-                       content=f"message number {n}. More words here."))
+        db.add(
+            Message(
+                conversation_id=conversation.id,
+                user_id=user.id,
+                role="user" if n % 2 == 0 else "assistant",
+                content=f"message number {n}. More words here.",
+            )
+        )
         await db.flush()
     await db.commit()
 

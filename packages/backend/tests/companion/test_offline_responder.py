@@ -64,16 +64,26 @@ def test_intensity_follows_intensifiers_and_diminishers() -> None:
 
 
 def test_model_readings_are_validated() -> None:
-    assert parse_model_reading('{"emotion": "fear", "intensity": 0.8, "energy": "low"}', "m") == EmotionReading(
-        "fear", 0.8, "low", "m"
+    assert parse_model_reading(
+        '{"emotion": "fear", "intensity": 0.8, "energy": "low"}', "m"
+    ) == EmotionReading("fear", 0.8, "low", "m")
+    assert (
+        parse_model_reading('```json\n{"emotion": "joy", "intensity": 1, "energy": "high"}\n```', "m")
+        is not None
     )
-    assert parse_model_reading('```json\n{"emotion": "joy", "intensity": 1, "energy": "high"}\n```', "m") is not None
-    for bad in ("not json", '{"emotion": "rage", "intensity": 0.5, "energy": "low"}', '{"emotion": "joy", "intensity": 3, "energy": "low"}'):
+    for bad in (
+        "not json",
+        '{"emotion": "rage", "intensity": 0.5, "energy": "low"}',
+        '{"emotion": "joy", "intensity": 3, "energy": "low"}',
+    ):
         assert parse_model_reading(bad, "m") is None
 
 
 def test_text_helpers() -> None:
-    assert second_person("I was sure my plan was fine, I am tired") == "you were sure your plan was fine, you are tired"
+    assert (
+        second_person("I was sure my plan was fine, I am tired")
+        == "you were sure your plan was fine, you are tired"
+    )
     assert "".join(tokens_for_stream("Hi there,  friend.")) == "Hi there,  friend."
     assert goal_phrase("I want to run a marathon in May") == "your goal to run a marathon in May"
     assert goal_phrase("I'm working on my thesis") == "your thesis"
@@ -93,7 +103,12 @@ def test_vague_messages_get_a_clarifying_question(message: str) -> None:
 
 
 def test_specific_messages_are_not_vague() -> None:
-    for message in ("hi", "thanks!", "My thesis draft is due Friday", "I don't know how to tell my manager about the delay"):
+    for message in (
+        "hi",
+        "thanks!",
+        "My thesis draft is due Friday",
+        "I don't know how to tell my manager about the delay",
+    ):
         assert not is_vague(message), message
 
 
@@ -169,7 +184,9 @@ def test_circuit_breaker_needs_all_three_conditions(stressors: int, message: str
 
 
 def test_circuit_breaker_counts_fear_and_small_hours_in_the_users_timezone() -> None:
-    small_hours = datetime(2031, 3, 4, 2, 0, tzinfo=UTC).astimezone(ZoneInfo("America/New_York"))  # 21:00 there
+    small_hours = datetime(2031, 3, 4, 2, 0, tzinfo=UTC).astimezone(
+        ZoneInfo("America/New_York")
+    )  # 21:00 there
     assert analyse(turn("I'm terrified about tomorrow", small_hours, open_stressors=8)).circuit_breaker
 
 
@@ -181,13 +198,21 @@ def test_circuit_breaker_without_a_known_break_asks_what_recharges_the_user() ->
 
 def test_greeting_remembers_the_previous_emotional_state() -> None:
     previous = EmotionReading("overwhelm", 0.8, "low")
-    assert reply(turn("hi", previous=previous)) == "Hi! Last time we spoke you were feeling overwhelmed. How are you doing now?"
-    assert reply(turn("hello", display_name="Ada Lovelace", turn_index=0)) == "Hi, Ada! I'm Eliza. What's on your mind today?"
+    assert (
+        reply(turn("hi", previous=previous))
+        == "Hi! Last time we spoke you were feeling overwhelmed. How are you doing now?"
+    )
+    assert (
+        reply(turn("hello", display_name="Ada Lovelace", turn_index=0))
+        == "Hi, Ada! I'm Eliza. What's on your mind today?"
+    )
 
 
 def test_notices_when_things_feel_lighter_than_last_time() -> None:
     text = reply(turn("Had a calm morning with coffee", previous=EmotionReading("fear", 0.7, "medium")))
-    assert text.startswith("It sounds like things feel a little lighter than last time, when you were feeling anxious.")
+    assert text.startswith(
+        "It sounds like things feel a little lighter than last time, when you were feeling anxious."
+    )
 
 
 def test_replies_are_deterministic() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,29 @@ def runbook_rows() -> set[str]:
 def test_runbook_lists_every_setting() -> None:
     missing = sorted(SETTINGS - runbook_rows())
     assert missing == [], f"document these in {RUNBOOK.relative_to(ROOT)}: {missing}"
+
+
+def documented_default(value: object) -> str:
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, float):
+        return f"`{value:g}`"
+    return f"`{value}`"
+
+
+def test_runbook_defaults_match_the_code() -> None:
+    cells = dict(
+        re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \| [^|]+ \| ([^|]+) \|", RUNBOOK.read_text(), re.MULTILINE)
+    )
+    wrong = {
+        name.upper(): (cells[name.upper()].strip(), documented_default(field.default))
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.default, int | float | str | Enum)  # simple defaults only
+        and documented_default(field.default) not in cells[name.upper()]
+    }
+    assert wrong == {}
 
 
 def test_runbook_lists_no_setting_that_does_not_exist() -> None:

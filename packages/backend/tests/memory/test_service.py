@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import ValidationFailed
 from app.core.jobs import discard_jobs
-from app.memory import scoring, service
-from app.memory.embeddings import EmbeddingError, LocalEmbedder
+from app.memory import dedup, scoring, service
+from app.memory.embeddings import EmbeddingError, LocalEmbedder, MemoryTuning
 from app.models import Memory, MemoryTier
 from app.users import repository as users
 
@@ -175,7 +175,7 @@ async def test_recency_and_frequency_enter_the_score(db: AsyncSession, local_emb
     )  # 60 days, 7-day half-life
     for hit in hits:
         b = hit.breakdown
-        expected = 0.70 * b["similarity"] + 0.15 * b["lexical"] + 0.10 * b["recency"] + 0.05 * b["frequency"]
+        expected = 0.80 * b["similarity"] + 0.05 * b["lexical"] + 0.10 * b["recency"] + 0.05 * b["frequency"]
         assert hit.score == pytest.approx(expected, abs=1e-5)
 
 
@@ -196,3 +196,56 @@ def test_goal_talk_detection() -> None:
     assert service.is_about_goals("What's my plan for this week?")
     assert service.is_about_goals("I want to make progress on the thesis")
     assert not service.is_about_goals("I feel a bit low today")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("I'm allergic to penicillin.", "I am allergic to penicillin", True),
+        ("Yoga on Saturday mornings is my reset.", "Yoga on Saturday mornings is my reset button.", True),
+        ("My dog Pixel needs a walk every evening.", "My dog Pixel needs a walk each evening!", True),
+        ("I'm allergic to penicillin.", "I'm allergic to peanuts.", False),
+        ("I love dark chocolate.", "I hate dark chocolate.", False),
+        ("Moved 300 euros into savings.", "Moved 500 euros into savings.", False),
+        ("I prefer messages to phone calls.", "I prefer phone calls to messages.", False),
+    ],
+)
+def test_near_duplicates_must_say_the_same_thing(a: str, b: str, same: bool) -> None:
+    assert dedup.says_the_same(a, b) is same
+    assert dedup.is_near_duplicate(a, b, 0.99, 0.9) is same
+    assert dedup.is_near_duplicate(a, b, 0.5, 0.9) is False
+
+
+async def test_the_hnsw_path_gives_the_exact_answer(db: AsyncSession, local_embedder: LocalEmbedder) -> None:
+    """Above the exact-search size the index is used; a short filtered answer falls back to exact."""
+    user_id = await new_user(db)
+    other = await new_user(db, "user_noise")
+    for i in range(30):  # another user's rows crowd the index around the query
+        await service.remember(
+            db,
+            local_embedder,
+            user_id=other,
+            tier="personal",
+            content=f"I enjoy gardening, note {i}",
+            source="t",
+        )
+    mine = await service.remember(
+        db, local_embedder, user_id=user_id, tier="personal", content="Gardening relaxes me.", source="t"
+    )
+    await service.remember(
+        db, local_embedder, user_id=user_id, tier="task", content="Watered the basil.", source="t"
+    )
+    await db.commit()
+    hnsw = LocalEmbedder(tuning=MemoryTuning(0.15, 0.9, exact_search_max_rows=0, hnsw_ef_search=10))
+    exact = LocalEmbedder(tuning=MemoryTuning(0.15, 0.9, exact_search_max_rows=10_000))
+    for tiers in (None, ["personal"], ["task"]):
+        via_index = await service.recall(
+            db, hnsw, user_id=user_id, query="gardening hobby", tiers=tiers, limit=2
+        )
+        via_scan = await service.recall(
+            db, exact, user_id=user_id, query="gardening hobby", tiers=tiers, limit=2
+        )
+        assert {h.memory.id for h in via_index} == {h.memory.id for h in via_scan}
+        assert all(h.memory.user_id == user_id for h in via_index)
+        if tiers != ["task"]:
+            assert mine.memory.id in {h.memory.id for h in via_index}
