@@ -403,7 +403,9 @@ async def run() -> None:
     if not (REUSE and await _has_hnsw(url)):
         timings = await build_indexes(url)
     setup = time.perf_counter() - started
+    load_before = os.getloadavg()[0]
     results = await measure(url, embedder, big, small)
+    load_after = os.getloadavg()[0]
     ef_rows = "\n".join(
         f"| {ef} | {row['recall@10']:.3f} | {row['p50']:.1f} |" for ef, row in results["ef"].items()
     )
@@ -413,8 +415,10 @@ async def run() -> None:
     body = f"""
 Scale: **{TOTAL:,} memories** in total, **{USER_ROWS:,} for the searched user**, {OTHER_USER_ROWS:,} for
 each of the others; embedded PostgreSQL 16 + pgvector 0.6.2 (pgserver, default settings), HNSW
-m=16, ef_construction=64. Setup {setup / 60:.1f} min (index builds: {index_line}).
-Queries: {QUERIES} real sentences, embedded by the local model inside each timed call.
+m=16, ef_construction=64; the table is hash-partitioned by user into 16 partitions. Setup {setup / 60:.1f} min (index builds: {index_line}).
+Queries: {QUERIES} real sentences, embedded by the local model inside each timed call. The machine
+is shared: 1-minute load average {load_before:.1f} before and {load_after:.1f} after the
+measurements (2 cores), which inflates every number below.
 
 | `service.recall(limit=10)` (embed + search + re-rank + access update + commit) | p50 ms | p95 ms | p99 ms |
 | --- | --- | --- | --- |

@@ -70,7 +70,11 @@ _LEXICON: list[tuple[str, Emotion, float]] = [
     (r"tired|sleepy|fatigued|worn out|no energy|low energy|lethargic|sluggish", "fatigue", 0.55),
     # joy
     (r"thrilled|ecstatic|over the moon|amazing|fantastic|elated", "joy", 0.8),
-    (r"happy|excited|great|proud|glad|grateful|thankful|awesome|delighted|motivated|pumped", "joy", 0.6),
+    (
+        r"happy|excited|great|proud|glad|grateful|thankful|awesome|delighted|motivated|pumped|energi[sz]ed",
+        "joy",
+        0.6,
+    ),
     (r"good|nice|fine|better", "joy", 0.3),
     # calm
     (r"calm|relaxed|peaceful|at peace|content|rested|refreshed|centred|centered", "calm", 0.5),

@@ -75,9 +75,10 @@ _SPLIT = re.compile(
     r"\s*(?:;|:|\s-\s|—|–)\s*|,?\s+(?:but|although|though|whereas)\s+|,?\s+and\s+(?=(?:i|my)\b)|,\s+(?=(?:i|my)\b)",
     re.I,
 )
-_AND = re.compile(r",?\s+and\s+", re.I)
+_AND = re.compile(r",?\s+and\s+|,\s+", re.I)
 _TIME_LEAD = re.compile(
-    r"^(?:tomorrow|tonight|later|next (?:week|month|year)|this (?:weekend|week|evening)|"
+    r"^(?:tomorrow|tonight|later|soon|someday|one day|eventually|next (?:week|month|year|summer|spring)|"
+    r"this (?:weekend|week|evening|month|year|summer|spring|autumn|fall|winter)|"
     r"on (?:mon|tues|wednes|thurs|fri|satur|sun)day)\b[ ,]*",
     re.I,
 )
@@ -97,6 +98,7 @@ _IDENTITY = [
         re.I,
     ),
     re.compile(r"^i live (?:in|with|near|alone)\b", re.I),
+    re.compile(r"^i(?:'m| am) the (?:only|lead|new|main|head|sole|senior|junior|first) [a-z-]+", re.I),
     re.compile(r"^i(?:'m| am) from \w+", re.I),
     re.compile(r"^my name is \w+", re.I),
     re.compile(r"^i(?:'m| am) \d{1,2}(?: years old)?\b", re.I),
@@ -124,10 +126,18 @@ _DISLIKE = re.compile(
 )
 _FAVOURITE = re.compile(r"^my (?:absolute )?favou?rite \w+(?: \w+){0,3} (?:is|are) .+", re.I)
 _HELPS_ME = re.compile(
-    r"^(?P<obj>[a-z][\w' ]{2,60}?) (?:always |really )?(?:helps me|calms me|relaxes me|recharges me|"
-    r"makes me (?:feel )?(?:calm|better|relaxed|happy))\b",
+    r"^(?P<obj>[a-z][\w' ]{2,60}?) (?:always |really |usually |just )?(?:helps? me|calms? me|relax(?:es)? me|"
+    r"recharges? me|keeps? me (?:sane|going|grounded|calm|balanced)|resets? my (?:mood|head|mind)|"
+    r"clears? my (?:head|mind)|lifts? my (?:mood|spirits)|makes? my day|"
+    r"makes? me (?:feel )?(?:calm|better|relaxed|happy))\b",
     re.I,
 )
+_DRAINS_ME = re.compile(
+    r"^(?P<obj>[a-z][\w' ]{2,60}?) (?:always |really |usually |just )?(?:drains? me|wears? me out|"
+    r"exhausts? me|stresses? me out|annoys? me)\b",
+    re.I,
+)
+_STRESS_SITUATION = re.compile(r"\b(?:stresses? me out)\b", re.I)
 _NOT_A_PREFERENCE = re.compile(r"^(?:that|this|it|you|how|when|the idea|your|what|to think)\b", re.I)
 _GOAL = re.compile(
     r"^(?:i(?: (?:really |truly |also )?(?:want to|wanna|would (?:really )?like to|would love to|hope to|"
@@ -165,7 +175,9 @@ _STRESS = re.compile(
     r"fight(?:ing)? with|argu\w+|break ?up|divorce|lonely|conflict|laid off|layoffs?|fired|unemployed|"
     r"exams?|burn(?:ed|t)? ?out|panic\w*|dread\w*|freaking out|killing me|too much|swamped|drowning|"
     r"falling behind|can'?t cope|can'?t sleep|insomnia|frustrat\w*|upset|surgery|operation|hospital|"
-    r"due (?:in|on|by|tomorrow|next|this))\b",
+    r"due (?:in|on|by|tomorrow|next|this)|passed away|died|funeral|griev\w*|grief|crushing|"
+    r"lost my (?:job|client|clients|income|home|apartment|flat|house)|(?:money|cash|budget) (?:is|has been|'s) "
+    r"(?:\w+ )?tight|short on (?:money|cash))\b",
     re.I,
 )
 _CATEGORIES: list[tuple[Category, re.Pattern[str]]] = [
@@ -221,7 +233,14 @@ def clauses(message: str) -> list[str]:
     for sentence in sentences(message):
         if sentence.rstrip().endswith("?"):
             continue
-        for part in _SPLIT.split(strip_end(sentence)):
+        parts = [strip_end(p) for p in _SPLIT.split(strip_end(sentence))]
+        merged: list[str] = []
+        for part in parts:  # "My partner and I keep arguing": a bare noun phrase is a subject, not a clause
+            if merged and re.fullmatch(r"(?:my|our|the)\s+[\w'-]+", merged[-1], re.I):
+                merged[-1] = f"{merged[-1]} and {part}"
+            else:
+                merged.append(part)
+        for part in merged:
             clause = strip_end(part)
             previous = None
             while clause and clause != previous:
@@ -321,6 +340,8 @@ def _classify(clause: str) -> Fact | None:
             return Fact("preference", _content(clause), polarity="positive")
     elif _HELPS_ME.match(subject):
         return Fact("preference", _content(clause), polarity="positive")
+    elif _DRAINS_ME.match(subject) and not _STRESS_SITUATION.search(subject):
+        return Fact("preference", _content(clause), polarity="negative")
 
     if not re.search(r"\b(?:i|i'm|im|i've|my|me)\b", lowered) and not re.search(r"\bmakes me\b", lowered):
         return None

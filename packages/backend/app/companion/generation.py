@@ -82,9 +82,6 @@ async def run_reply(resources: Resources, job: ReplyJob) -> None:
     lease = asyncio.create_task(_keep_lease(writer))
     try:
         async with asyncio.timeout(resources.settings.companion_reply_timeout_seconds):
-            async with resources.sessions() as session:
-                await repository.start_streaming(session, job.reply_id)
-                await session.commit()
             final = await TURN_GRAPH.ainvoke(
                 {
                     "user_id": job.user_id,

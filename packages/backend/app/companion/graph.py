@@ -154,9 +154,6 @@ async def receive_input(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[st
             rows = await repository.context_messages(
                 session, state["conversation_id"], state["user_seq"], HISTORY_MESSAGES + SUMMARY_MESSAGES
             )
-            turn_index = await repository.count_user_turns(
-                session, state["conversation_id"], state["user_seq"]
-            )
             saved = await repository.get_emotional_state(session, state["user_id"])
         previous = (
             EmotionReading(saved.emotion, saved.intensity, saved.energy, saved.source)  # type: ignore[arg-type]
@@ -167,7 +164,7 @@ async def receive_input(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[st
             "local_time": deps.clock().astimezone(_zone(user.timezone if user else None)),
             "display_name": user.display_name if user else None,
             "history": [HistoryItem(m.role, m.content) for m in rows],
-            "turn_index": turn_index,
+            "turn_index": sum(1 for m in rows if m.role == "user"),  # within the loaded window
             "previous": previous,
         }
 
@@ -205,16 +202,16 @@ async def recall_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[s
                 id=str(r.memory.id),
             )
             for r in recalled
+            # This conversation's own exchanges are already in the history.
+            if not (r.memory.tier == "task" and r.memory.conversation_id == state["conversation_id"])
         ]
     except Exception as exc:  # noqa: BLE001 - the conversation continues without memories
         log.warning("memory_recall_failed", error=type(exc).__name__)
         failed = True
-    stressors, goals, restorative = 0, [], []
+    stressors, goals, restorative = 0, list[str](), list[str]()
     try:
         async with deps.sessions() as session:
-            stressors = await repository.count_open_stressors(session, user_id)
-            goals = await repository.recent_goals(session, user_id)
-            restorative = await repository.restorative_preferences(session, user_id)
+            stressors, goals, restorative = await repository.memory_context(session, user_id)
     except Exception as exc:  # noqa: BLE001 - as above
         log.warning("memory_context_failed", error=type(exc).__name__)
         failed = True
@@ -257,6 +254,7 @@ async def respond(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any
         reply = compose_reply(ctx, guidance)
         for piece in tokens_for_stream(reply):
             await deps.writer.token(piece)
+        await deps.writer.drain()
         usage.append(_usage("reply", OFFLINE, started))
         return {
             "reply": reply,
@@ -283,6 +281,7 @@ async def respond(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any
                 prompt_tokens, completion_tokens = _token_counts(chunk)
             if chunk.response_metadata.get("finish_reason"):
                 finished = True
+        await deps.writer.drain()
         if not finished:
             error = "the model's stream ended without finishing"
     except Exception as exc:  # noqa: BLE001 - reported to the client as an error event
@@ -373,9 +372,10 @@ def build_graph() -> Any:
     graph.add_node("recall_context", recall_context)
     graph.add_node("respond", respond)
     graph.add_node("store_memory", store_memory)
+    # Both need only the message, so they run as parallel branches; respond joins them.
     graph.add_edge(START, "receive_input")
-    graph.add_edge("receive_input", "recall_context")
-    graph.add_edge("recall_context", "respond")
+    graph.add_edge(START, "recall_context")
+    graph.add_edge(["receive_input", "recall_context"], "respond")
     graph.add_edge("respond", "store_memory")
     graph.add_edge("store_memory", END)
     return graph.compile(name="eliza")

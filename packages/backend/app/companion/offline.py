@@ -110,6 +110,14 @@ def compose_reply(ctx: TurnContext, guidance: Guidance) -> str:
             f"Some of this — {part} — is outside your control, so let's not spend your energy there. "
             "What's one small part you can influence today, even for ten minutes?"
         )
+    elif guidance.wants_rest:
+        activity = next((a for a in map(restorative_activity, ctx.restorative) if a), None)
+        when = "tonight" if guidance.late or ctx.local_time.hour >= 17 else "today"
+        parts.append(
+            f"You told me you enjoy {activity} — could you make a little room for that {when}?"
+            if activity
+            else "What usually helps you recharge? Tell me, and I'll remember it for days like this."
+        )
     elif guidance.energy == "low":
         win = (
             f"Could you give {goal} just ten minutes — the easiest piece of it?"

@@ -77,6 +77,10 @@ def context_block(ctx: TurnContext, guidance: Guidance, summary: str | None) -> 
         lines.append(f"- CIRCUIT BREAKER ACTIVE: suggest a restorative break, then one micro-task.{liked}")
     if guidance.vague:
         lines.append("- The message is vague: ask one clarifying question.")
+    if guidance.wants_rest:
+        activities = [a for a in map(restorative_activity, ctx.restorative) if a]
+        liked = f" They have said they enjoy: {', '.join(activities[:3])}." if activities else ""
+        lines.append(f"- The user wants to rest or unwind: suggest something restorative.{liked}")
     if guidance.uncontrollable:
         lines.append(f"- Outside the user's control: {guidance.uncontrollable!r} (apply control triage).")
     if ctx.goals:

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select, text, update
+from sqlalchemy import Text, and_, func, literal, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.models import Conversation, EmotionalState, Memory, MemoryTier, Message, ModelUsage
 
-IN_FLIGHT = ("pending", "streaming")
+IN_FLIGHT = ("pending",)
 
 
 # --- conversations ----------------------------------------------------------------------------
@@ -66,6 +66,41 @@ async def add_message(session: AsyncSession, **values: Any) -> Message:
     return result.one()
 
 
+async def add_turn(
+    session: AsyncSession, user_id: uuid.UUID, conversation_id: uuid.UUID, text: str
+) -> tuple[Message, Message]:
+    """The user's message and its pending reply, in one statement (the reply's seq is the higher)."""
+    user_message_id, reply_id = uuid.uuid4(), uuid.uuid4()
+    rows = await session.scalars(
+        insert(Message)
+        .values(
+            [
+                {
+                    "id": user_message_id,
+                    "conversation_id": conversation_id,
+                    "user_id": user_id,
+                    "role": "user",
+                    "content": text,
+                    "status": "complete",
+                    "reply_to_id": None,
+                },
+                {
+                    "id": reply_id,
+                    "conversation_id": conversation_id,
+                    "user_id": user_id,
+                    "role": "assistant",
+                    "content": "",
+                    "status": "pending",
+                    "reply_to_id": user_message_id,
+                },
+            ]
+        )
+        .returning(Message)
+    )
+    by_id = {message.id: message for message in rows}
+    return by_id[user_message_id], by_id[reply_id]
+
+
 async def in_flight_reply(session: AsyncSession, conversation_id: uuid.UUID) -> Message | None:
     result = await session.scalars(
         select(Message)
@@ -115,15 +150,6 @@ async def context_messages(
     return list(reversed(list(rows)))
 
 
-async def count_user_turns(session: AsyncSession, conversation_id: uuid.UUID, before_seq: int) -> int:
-    total = await session.scalar(
-        select(func.count()).where(
-            Message.conversation_id == conversation_id, Message.role == "user", Message.seq < before_seq
-        )
-    )
-    return int(total or 0)
-
-
 async def list_messages(
     session: AsyncSession, user_id: uuid.UUID, conversation_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[Message], int]:
@@ -143,16 +169,6 @@ async def history(
         query = query.where(Message.conversation_id == conversation_id)
     rows = await session.scalars(query.order_by(Message.seq.desc()).limit(limit))
     return list(reversed(list(rows)))
-
-
-async def start_streaming(session: AsyncSession, reply_id: uuid.UUID) -> bool:
-    result = await session.execute(
-        update(Message)
-        .where(Message.id == reply_id, Message.status == "pending")
-        .values(status="streaming")
-        .returning(Message.id)
-    )
-    return result.scalar_one_or_none() is not None
 
 
 async def finish_reply(
@@ -234,48 +250,76 @@ async def unformed_messages(session: AsyncSession, older_than: datetime, limit: 
 # own extraction writes (kind, status, restorative).
 
 
-async def count_open_stressors(session: AsyncSession, user_id: uuid.UUID) -> int:
-    total = await session.scalar(
-        select(func.count()).where(
-            Memory.user_id == user_id,
-            Memory.tier == MemoryTier.personal,
-            Memory.archived_at.is_(None),
-            Memory.meta["kind"].astext == "stressor",
-            func.coalesce(Memory.meta["status"].astext, "open") == "open",
-        )
+def _open_stressors(user_id: uuid.UUID) -> Any:
+    return and_(
+        Memory.user_id == user_id,
+        Memory.tier == MemoryTier.personal,
+        Memory.archived_at.is_(None),
+        Memory.meta["kind"].astext == "stressor",
+        func.coalesce(Memory.meta["status"].astext, "open") == "open",
     )
-    return int(total or 0)
 
 
-async def restorative_preferences(session: AsyncSession, user_id: uuid.UUID, limit: int = 5) -> list[str]:
-    rows = await session.scalars(
-        select(Memory.content)
-        .where(
-            Memory.user_id == user_id,
-            Memory.tier == MemoryTier.personal,
-            Memory.meta["kind"].astext == "preference",
-            Memory.meta["restorative"].astext == "true",
-            func.coalesce(Memory.meta["polarity"].astext, "positive") == "positive",
-        )
-        .order_by(Memory.access_count.desc(), Memory.accessed_at.desc())
-        .limit(limit)
+def _restorative(user_id: uuid.UUID) -> Any:
+    return and_(
+        Memory.user_id == user_id,
+        Memory.tier == MemoryTier.personal,
+        Memory.meta["kind"].astext == "preference",
+        Memory.meta["restorative"].astext == "true",
+        func.coalesce(Memory.meta["polarity"].astext, "positive") == "positive",
     )
-    return list(rows)
 
 
-async def recent_goals(session: AsyncSession, user_id: uuid.UUID, limit: int = 3) -> list[str]:
-    rows = await session.scalars(
-        select(Memory.content)
-        .where(
-            Memory.user_id == user_id,
-            Memory.tier == MemoryTier.project,
-            Memory.archived_at.is_(None),
-            Memory.meta["kind"].astext.in_(("goal", "plan")),
-        )
+def _goals(user_id: uuid.UUID) -> Any:
+    return and_(
+        Memory.user_id == user_id,
+        Memory.tier == MemoryTier.project,
+        Memory.archived_at.is_(None),
+        Memory.meta["kind"].astext.in_(("goal", "plan")),
+    )
+
+
+async def memory_context(
+    session: AsyncSession, user_id: uuid.UUID, goals: int = 3, restorative: int = 5
+) -> tuple[int, list[str], list[str]]:
+    """In one round trip: the open stressors count, recent goals/plans, liked restorative activities."""
+    goal_rows = (
+        select(Memory.content, func.row_number().over(order_by=Memory.accessed_at.desc()).label("n"))
+        .where(_goals(user_id))
         .order_by(Memory.accessed_at.desc())
-        .limit(limit)
+        .limit(goals)
+        .subquery()
     )
-    return list(rows)
+    rest_rows = (
+        select(
+            Memory.content,
+            func.row_number()
+            .over(order_by=(Memory.access_count.desc(), Memory.accessed_at.desc()))
+            .label("n"),
+        )
+        .where(_restorative(user_id))
+        .order_by(Memory.access_count.desc(), Memory.accessed_at.desc())
+        .limit(restorative)
+        .subquery()
+    )
+    query = union_all(
+        select(
+            literal("stressors").label("kind"), literal(None, Text).label("content"), func.count().label("n")
+        )
+        .select_from(Memory)
+        .where(_open_stressors(user_id)),
+        select(literal("goal"), goal_rows.c.content, goal_rows.c.n),
+        select(literal("restorative"), rest_rows.c.content, rest_rows.c.n),
+    )
+    stressors, found_goals, found_rest = 0, [], []
+    for kind, content, n in sorted((await session.execute(query)).all(), key=lambda row: (row[0], row[2])):
+        if kind == "stressors":
+            stressors = int(n)
+        elif kind == "goal":
+            found_goals.append(content)
+        else:
+            found_rest.append(content)
+    return stressors, found_goals, found_rest
 
 
 # --- emotional state and usage -----------------------------------------------------------------

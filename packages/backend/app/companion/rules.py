@@ -51,6 +51,7 @@ class Guidance:
     greeting: bool = False
     thanks: bool = False
     question: bool = False
+    wants_rest: bool = False
     vague: bool = False
     uncontrollable: str | None = None
     late: bool = False
@@ -79,6 +80,11 @@ _UNCONTROLLABLE = re.compile(
     re.I,
 )
 _SPECIFIC = re.compile(r"[a-z]{5,}", re.I)
+_WANTS_REST = re.compile(
+    r"\b(?:unwind|relax|recharge|decompress|wind down|switch off|calm down|de-?stress|take a break|"
+    r"need a break|need (?:some )?rest)\b",
+    re.I,
+)
 
 
 def is_late(local_time: datetime) -> bool:
@@ -133,6 +139,7 @@ def analyse(ctx: TurnContext) -> Guidance:
     greeting = bool(_GREETING.match(message)) and len(tokens) <= 5
     thanks = bool(_THANKS.search(message)) and len(tokens) <= 8
     question = message.endswith("?") or bool(_QUESTION_START.match(message))
+    wants_rest = bool(_WANTS_REST.search(message))
     vague = not greeting and not thanks and is_vague(message)
     uncontrollable = uncontrollable_part(message)
     late = is_late(ctx.local_time)
@@ -150,6 +157,8 @@ def analyse(ctx: TurnContext) -> Guidance:
         rules.append("clarify")
     elif uncontrollable:
         rules.append("control_triage")
+    elif wants_rest:
+        rules.append("restorative_break")
     elif not greeting and not thanks:
         rules.append(f"energy_{ctx.emotion.energy}")
     return Guidance(
@@ -157,6 +166,7 @@ def analyse(ctx: TurnContext) -> Guidance:
         greeting=greeting,
         thanks=thanks,
         question=question,
+        wants_rest=wants_rest,
         vague=vague,
         uncontrollable=uncontrollable,
         late=late,

@@ -57,19 +57,9 @@ async def start_chat(
     )
     if conversation is None:
         conversation = await repository.create_conversation(session, user.id, title_for(request.message))
-    user_message = await repository.add_message(
-        session, conversation_id=conversation.id, user_id=user.id, role="user", content=request.message
-    )
-    reply = await repository.add_message(
-        session,
-        conversation_id=conversation.id,
-        user_id=user.id,
-        role="assistant",
-        content="",
-        status="pending",
-        reply_to_id=user_message.id,
-    )
-    await repository.touch_conversation(session, conversation.id)
+    else:
+        await repository.touch_conversation(session, conversation.id)
+    user_message, reply = await repository.add_turn(session, user.id, conversation.id, request.message)
     # The lease exists before the commit, so a reader never mistakes a reply about to start for a dead one.
     await writer_for(resources, user.id, reply.id).hold_lease()
     start_after_commit(

@@ -8,6 +8,8 @@ key while it runs; a reader that finds neither new events nor the lease knows th
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import time
@@ -54,7 +56,11 @@ KEEPALIVE = ": keep-alive\n\n"
 
 
 class StreamWriter:
-    """Appends a reply's events to its Redis stream."""
+    """Appends a reply's events to its Redis stream.
+
+    Tokens are sent by a background flusher: whatever arrived while the previous write was in flight
+    goes out in one pipeline (one round trip), each token still its own event. ``complete`` and
+    ``error`` wait for the tokens before them."""
 
     def __init__(self, redis: Redis, user_id: uuid.UUID, reply_id: uuid.UUID, ttl_seconds: int) -> None:
         self.redis = redis
@@ -63,6 +69,8 @@ class StreamWriter:
         self.ttl = ttl_seconds
         self._expiry_set = False
         self._parts: list[str] = []
+        self._pending: list[str] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @property
     def text(self) -> str:
@@ -70,18 +78,41 @@ class StreamWriter:
         return "".join(self._parts)
 
     async def token(self, content: str) -> None:
-        if content:
-            self._parts.append(content)
-            await self._add({"type": "token", "content": content})
+        if not content:
+            return
+        self._parts.append(content)
+        self._pending.append(json.dumps({"type": "token", "content": content}, separators=(",", ":")))
+        if self._flusher is None or self._flusher.done():
+            if self._flusher is not None:
+                self._flusher.result()  # a failed write fails the reply
+            self._flusher = asyncio.create_task(self._flush())
+
+    async def drain(self) -> None:
+        """Wait until every token is in Redis (re-raising a write failure)."""
+        if self._flusher is not None:
+            await self._flusher
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for payload in batch:
+                    pipe.xadd(self.key, {"data": payload}, maxlen=MAX_EVENTS, approximate=True)
+                if not self._expiry_set:
+                    pipe.expire(self.key, self.ttl)
+                await pipe.execute()
+            self._expiry_set = True
 
     async def complete(self, conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
-        await self._add(
-            {"type": "complete", "conversation_id": str(conversation_id), "message_id": str(message_id)},
-            final=True,
+        await self.drain()
+        await self._append(
+            {"type": "complete", "conversation_id": str(conversation_id), "message_id": str(message_id)}
         )
 
     async def error(self, message: str) -> None:
-        await self._add({"type": "error", "message": message}, final=True)
+        with contextlib.suppress(Exception):  # the error is reported even if a token write failed
+            await self.drain()
+        await self._append({"type": "error", "message": message})
 
     async def hold_lease(self) -> None:
         await self.redis.set(self.lease, "1", ex=LEASE_SECONDS)
@@ -89,13 +120,15 @@ class StreamWriter:
     async def release_lease(self) -> None:
         await self.redis.delete(self.lease)
 
-    async def _add(self, event: dict[str, Any], final: bool = False) -> None:
-        payload = json.dumps(event, separators=(",", ":"))
-        if self._expiry_set and not final:
-            await self.redis.xadd(self.key, {"data": payload}, maxlen=MAX_EVENTS, approximate=True)
-            return
+    async def _append(self, event: dict[str, Any]) -> None:
+        """A terminal event; the buffer's expiry restarts from the end of the reply."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(self.key, {"data": payload}, maxlen=MAX_EVENTS, approximate=True)
+            pipe.xadd(
+                self.key,
+                {"data": json.dumps(event, separators=(",", ":"))},
+                maxlen=MAX_EVENTS,
+                approximate=True,
+            )
             pipe.expire(self.key, self.ttl)
             await pipe.execute()
         self._expiry_set = True

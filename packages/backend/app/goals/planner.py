@@ -85,6 +85,7 @@ _STOPWORDS: Final = frozenset(
     their them then there these they this those through to too under until up very want was way we
     week weeks were what when where which while who why will with would year years you your finally
     become achieve improve try keep new much many lot lots day days month months time times per
+    finish complete reach without
     january february march april may june july august september october november december monday
     tuesday wednesday thursday friday saturday sunday tomorrow today tonight""".split()  # noqa: SIM905
 )

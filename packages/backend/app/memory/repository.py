@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from app.models import Memory, MemoryTier
+from app.models.memory import PARTITION_SCHEMA
 
 # Rows read in bulk leave out the embedding and the tsvector: parsing 384 floats per row would
 # cost more than the search itself. ``Memory.embedding_model`` says whether a row is embedded.
@@ -158,19 +159,23 @@ async def query_lexemes(session: AsyncSession, query: str) -> list[str]:
 
 
 async def common_lexemes(session: AsyncSession, min_frequency: float) -> frozenset[str]:
-    """Search terms found in at least ``min_frequency`` of all memories, from the planner's
-    statistics (``ANALYZE``): their posting lists are too long to search cheaply."""
-    row = (
+    """Search terms found in at least ``min_frequency`` of the memories of some partition, from the
+    planner's statistics (``ANALYZE``): their posting lists are too long to search cheaply."""
+    rows = (
         await session.execute(
             text(
                 "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
-                "WHERE schemaname = current_schema() AND tablename = 'memories' AND attname = 'content_tsv'"
-            )
+                "WHERE schemaname = :schema AND attname = 'content_tsv' AND most_common_elems IS NOT NULL"
+            ),
+            {"schema": PARTITION_SCHEMA},
         )
-    ).first()
-    if row is None or row[0] is None:
-        return frozenset()
-    return frozenset(lexeme for lexeme, freq in zip(row[0], row[1], strict=False) if freq >= min_frequency)
+    ).all()
+    return frozenset(
+        lexeme
+        for lexemes, freqs in rows
+        for lexeme, freq in zip(lexemes, freqs, strict=False)
+        if freq >= min_frequency
+    )
 
 
 def _or_query(lexemes: Sequence[str]) -> str:

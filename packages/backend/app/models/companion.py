@@ -45,8 +45,8 @@ class Conversation(TimestampMixin, Base):
 
 
 class Message(Base):
-    """One turn. Assistant replies start ``pending``, are ``streaming`` while generated and end
-    ``complete`` or ``failed`` (with what was produced before the failure)."""
+    """One turn. Assistant replies are ``pending`` while generated and end ``complete`` or ``failed``
+    (keeping what was produced before the failure)."""
 
     __tablename__ = "conversation_messages"
 
@@ -83,7 +83,7 @@ class Message(Base):
 
     __table_args__ = (
         CheckConstraint("role IN ('user', 'assistant')", name="role"),
-        CheckConstraint("status IN ('pending', 'streaming', 'complete', 'failed')", name="status"),
+        CheckConstraint("status IN ('pending', 'complete', 'failed')", name="status"),
         Index("ix_conversation_messages_conversation_id_seq", "conversation_id", "seq"),
         Index("ix_conversation_messages_user_id_seq", "user_id", "seq"),
         Index(
@@ -94,7 +94,7 @@ class Message(Base):
         Index(
             "ix_conversation_messages_in_flight",
             "seq",
-            postgresql_where=text("status IN ('pending', 'streaming')"),
+            postgresql_where=text("status = 'pending'"),
         ),
     )
 

@@ -28,6 +28,10 @@ from app.db.base import Base, TimestampMixin
 
 # The text-search configuration of the lexical component (stemmed English, stop words dropped).
 TSV_EXPRESSION = "to_tsvector('english'::regconfig, content)"
+# The table is hash-partitioned by user (migration 0003 creates the partitions): a user's vector
+# search then filters one partition's HNSW index, where the user's share of rows is large.
+PARTITIONS = 16
+PARTITION_SCHEMA = "memory_partitions"
 
 
 class MemoryTier(enum.StrEnum):
@@ -42,8 +46,9 @@ class Memory(TimestampMixin, Base):
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
     )
+    # Part of the primary key because PostgreSQL requires the partition key in unique constraints.
     user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     tier: Mapped[MemoryTier] = mapped_column(
         Enum(MemoryTier, name="memory_tier", values_callable=lambda e: [m.value for m in e]), nullable=False
@@ -86,4 +91,5 @@ class Memory(TimestampMixin, Base):
             postgresql_ops={"embedding": "vector_cosine_ops"},
         ),
         Index("ix_memories_content_tsv", "content_tsv", postgresql_using="gin"),
+        {"postgresql_partition_by": "HASH (user_id)"},
     )

@@ -118,7 +118,7 @@ async def test_a_dead_generation_ends_with_an_error_not_a_hang(
         conversation_id=conversation_id,
         user_id=user.id,
         role="assistant",
-        status="streaming",
+        status="pending",
         reply_to_id=question.id,
     )
     db.add(orphan)

@@ -135,7 +135,7 @@ async def test_messages_are_formed_in_order_and_an_unfinished_reply_waits(
     user = await users.provision(db, "user_f")
     first = await exchange(db, user.id, "I want to learn Italian this year.")
     second = await exchange(db, user.id, "I'm a teacher.")
-    waiting = await exchange(db, user.id, "I plan to visit Rome in May.", "", status="streaming")
+    waiting = await exchange(db, user.id, "I plan to visit Rome in May.", "", status="pending")
     fourth = await exchange(db, user.id, "I love opera.")
 
     done = await formation.form_memories(sessions, lambda: embedder, None, None, second.id)
@@ -237,7 +237,7 @@ async def test_the_sweeper_settles_dead_replies_and_queues_missed_formation(
     db: AsyncSession, sessions: Any, redis: Redis, pool: ArqRedis, settings: Settings, run_worker: Any
 ) -> None:
     user = await users.provision(db, "user_s")
-    dead = await exchange(db, user.id, "I love opera.", "Half a rep", status="streaming")
+    dead = await exchange(db, user.id, "I love opera.", "Half a rep", status="pending")
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     await db.execute(
         update(Message).where(Message.user_id == user.id).values(updated_at=long_ago, created_at=long_ago)

@@ -258,3 +258,36 @@ async def test_store_memory_after_the_user_was_erased_stores_nothing(
     }
     assert (await db.scalars(select(Conversation))).all() == []
     assert (await db.scalars(select(User))).all() == []
+
+
+async def test_this_conversations_own_exchanges_are_not_recalled_again(
+    settings: Settings,
+    sessions: Any,
+    redis: Redis,
+    embedder: LocalEmbedder,
+    turn: dict[str, Any],
+    db: AsyncSession,
+) -> None:
+    user_id, conversation_id = turn["user"].id, turn["conversation"].id
+    other = await repository.create_conversation(db, user_id, "earlier")
+    for content, conversation in [
+        ("User: My launch is on Friday.\nEliza: How are you feeling about it?", conversation_id),
+        ("User: The launch rehearsal went badly.\nEliza: What went wrong?", other.id),
+    ]:
+        await memory_service.remember(
+            db,
+            embedder,
+            user_id=user_id,
+            tier="task",
+            content=content,
+            source="test",
+            metadata={"kind": "exchange"},
+            conversation_id=conversation,
+        )
+    await db.commit()
+    update = await recall_context(
+        initial(turn), Runtime(context=deps(settings, sessions, redis, embedder, turn))
+    )
+    assert [note.content.split("\n")[0] for note in update["memories"] if note.tier == "task"] == [
+        "User: The launch rehearsal went badly."
+    ]

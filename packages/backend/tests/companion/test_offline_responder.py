@@ -218,3 +218,15 @@ def test_notices_when_things_feel_lighter_than_last_time() -> None:
 def test_replies_are_deterministic() -> None:
     ctx = turn("I'm worried about rent and my landlord won't fix the heating", memories=(WALKS, MARATHON))
     assert reply(ctx) == reply(ctx)
+
+
+def test_wanting_to_unwind_gets_a_break_the_user_likes() -> None:
+    evening = datetime(2031, 3, 4, 19, 0, tzinfo=BERLIN)
+    ctx = turn("I need to unwind tonight, any ideas?", evening, restorative=(WALKS.content,))
+    assert "restorative_break" in analyse(ctx).rules
+    assert (
+        reply(ctx)
+        == "You told me you enjoy long walks with your dog — could you make a little room for that tonight?"
+    )
+    unknown = reply(turn("I need to unwind, any ideas?"))
+    assert unknown == "What usually helps you recharge? Tell me, and I'll remember it for days like this."

@@ -24,6 +24,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 DEFAULT_DIMENSIONS = 384
+PARTITIONS = 16  # app.models.memory.PARTITIONS
+PARTITION_SCHEMA = "memory_partitions"
 
 
 def _dimensions() -> int:
@@ -73,12 +75,20 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_memories_user_id_users"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_memories")),
+        sa.PrimaryKeyConstraint("id", "user_id", name=op.f("pk_memories")),
         sa.UniqueConstraint("user_id", "tier", "content_hash", name="uq_memories_user_id_tier_content_hash"),
+        postgresql_partition_by="HASH (user_id)",
     )
-    # Room on every page so that access-stat updates (each recall) are HOT updates: no new index
-    # entries, above all none in the HNSW index.
-    op.execute("ALTER TABLE memories SET (fillfactor = 85)")
+    # Hash partitions by user: a user's vector search filters one partition's HNSW index (pgvector
+    # filters after the index scan, so the user's share of the scanned rows matters). Room on every
+    # page (fillfactor) lets access-stat updates be HOT updates, which add no index entries.
+    # The partitions live in their own schema: they are storage, not part of the model.
+    op.execute(f"CREATE SCHEMA IF NOT EXISTS {PARTITION_SCHEMA}")
+    for remainder in range(PARTITIONS):
+        op.execute(
+            f"CREATE TABLE {PARTITION_SCHEMA}.memories_p{remainder:02d} PARTITION OF memories "
+            f"FOR VALUES WITH (MODULUS {PARTITIONS}, REMAINDER {remainder}) WITH (fillfactor = 85)"
+        )
     op.create_index("ix_memories_user_id_created_at", "memories", ["user_id", "created_at", "id"])
     op.create_index(
         "ix_memories_user_id_goal_id",
@@ -104,5 +114,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("memories")  # drops its indexes too
+    op.drop_table("memories")  # drops its partitions and indexes too
+    op.execute(f"DROP SCHEMA IF EXISTS {PARTITION_SCHEMA}")
     op.execute("DROP TYPE IF EXISTS memory_tier")

@@ -63,7 +63,7 @@ def upgrade() -> None:
         *_timestamps(),
         sa.CheckConstraint("role IN ('user', 'assistant')", name=op.f("ck_conversation_messages_role")),
         sa.CheckConstraint(
-            "status IN ('pending', 'streaming', 'complete', 'failed')",
+            "status IN ('pending', 'complete', 'failed')",
             name=op.f("ck_conversation_messages_status"),
         ),
         sa.ForeignKeyConstraint(
@@ -99,7 +99,7 @@ def upgrade() -> None:
         "ix_conversation_messages_in_flight",
         "conversation_messages",
         ["seq"],
-        postgresql_where=sa.text("status IN ('pending', 'streaming')"),
+        postgresql_where=sa.text("status = 'pending'"),
     )
 
     op.create_table(
