@@ -282,8 +282,9 @@ async def _provision(url: str, headers: list[dict[str, str]]) -> None:
 
 def _overhead_line(name: str, run: Run) -> str:
     return (
-        f"| {name} | {len(run.first_token)} | {_pct(run.first_token, 0.5):.1f} | {_pct(run.first_token, 0.95):.1f} "
-        f"| {_pct(run.first_token, 0.99):.1f} | {_pct(run.complete, 0.5):.1f} | {run.error_count} |"
+        f"| {name} | {len(run.first_token)} | {_pct(run.first_token, 0.5):.1f} "
+        f"| {_pct(run.first_token, 0.95):.1f} | {_pct(run.first_token, 0.99):.1f} "
+        f"| {_pct(run.complete, 0.5):.1f} | {run.error_count} |"
     )
 
 
@@ -349,7 +350,8 @@ def main() -> None:
             for level, run, seconds in levels
         )
         body = f"""
-Command: `./scripts/bench companion_stream` (= `cd packages/backend && uv run python -m bench companion_stream`).
+Command: `./scripts/bench companion_stream`
+(= `cd packages/backend && uv run python -m bench companion_stream`).
 uvicorn (1 worker, production settings), embedded PostgreSQL and Redis, an instant OpenAI-compatible
 server in another process (a {REPLY_WORDS}-token reply, no delay), all on loopback; the load client
 runs on the same machine. Each chat: `POST /api/v1/companion/chat`, then `GET stream_url` read to

@@ -415,7 +415,8 @@ async def run() -> None:
     body = f"""
 Scale: **{TOTAL:,} memories** in total, **{USER_ROWS:,} for the searched user**, {OTHER_USER_ROWS:,} for
 each of the others; embedded PostgreSQL 16 + pgvector 0.6.2 (pgserver, default settings), HNSW
-m=16, ef_construction=64; the table is hash-partitioned by user into 16 partitions. Setup {setup / 60:.1f} min (index builds: {index_line}).
+m=16, ef_construction=64; the table is hash-partitioned by user into 16 partitions.
+Setup {setup / 60:.1f} min (index builds: {index_line}).
 Queries: {QUERIES} real sentences, embedded by the local model inside each timed call. The machine
 is shared: 1-minute load average {load_before:.1f} before and {load_after:.1f} after the
 measurements (2 cores), which inflates every number below.

@@ -15,9 +15,9 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "benchmarks.md"
 def _commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
             capture_output=True,
-            text=True,  # noqa: S607
+            text=True,
             cwd=DOC.parent,
             check=False,
         )

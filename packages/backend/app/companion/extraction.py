@@ -176,8 +176,8 @@ _STRESS = re.compile(
     r"exams?|burn(?:ed|t)? ?out|panic\w*|dread\w*|freaking out|killing me|too much|swamped|drowning|"
     r"falling behind|can'?t cope|can'?t sleep|insomnia|frustrat\w*|upset|surgery|operation|hospital|"
     r"due (?:in|on|by|tomorrow|next|this)|passed away|died|funeral|griev\w*|grief|crushing|"
-    r"lost my (?:job|client|clients|income|home|apartment|flat|house)|(?:money|cash|budget) (?:is|has been|'s) "
-    r"(?:\w+ )?tight|short on (?:money|cash))\b",
+    r"lost my (?:job|client|clients|income|home|apartment|flat|house)|"
+    r"(?:money|cash|budget) (?:is|has been|'s) (?:\w+ )?tight|short on (?:money|cash))\b",
     re.I,
 )
 _CATEGORIES: list[tuple[Category, re.Pattern[str]]] = [

@@ -7,7 +7,7 @@ Nothing below reads the system clock except ``utcnow``, so tests choose the time
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,16 +37,6 @@ def zone(name: str) -> ZoneInfo:
 def local_date(moment: datetime, tz: str) -> date:
     """The calendar date at ``moment`` in zone ``tz``."""
     return moment.astimezone(zone(tz)).date()
-
-
-def day_start(day: date, tz: str) -> datetime:
-    """The first instant of local ``day`` in zone ``tz``, in UTC."""
-    return datetime.combine(day, time.min, tzinfo=zone(tz)).astimezone(UTC)
-
-
-def day_bounds(first: date, last: date, tz: str) -> tuple[datetime, datetime]:
-    """``[start, end)`` in UTC covering local days ``first`` through ``last``."""
-    return day_start(first, tz), day_start(last + timedelta(days=1), tz)
 
 
 def parse_now(value: str | datetime | None) -> datetime:

@@ -285,17 +285,6 @@ async def save_triad(
     )
 
 
-async def triads_between(
-    session: AsyncSession, user_id: uuid.UUID, first: date, last: date
-) -> Sequence[DailyTriad]:
-    rows = await session.execute(
-        select(DailyTriad)
-        .where(DailyTriad.user_id == user_id, DailyTriad.local_date.between(first, last))
-        .order_by(DailyTriad.local_date)
-    )
-    return rows.scalars().all()
-
-
 # --- export -------------------------------------------------------------------------------
 
 

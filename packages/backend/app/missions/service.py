@@ -1,16 +1,14 @@
 """Missions: the status machine, sessions, completion rewards, the orchestrator's top-up, export.
 
-Status machine (illegal transitions answer 409 ``illegal_transition``)::
+Status machine (``app/missions/rules.py``; illegal transitions answer 409 ``illegal_transition``):
 
-    pending ──start──▶ in_progress ──complete──▶ completed
-       │  ▲               │  │
-       │  └─reactivate─┐  │  └──abandon──▶ archived
-       ├──defer──▶ deferred ◀──defer──┘          ▲
-       │              │  └──start──▶ in_progress  │
-       └──abandon─────┴──abandon──────────────────┘
+    start       pending | deferred              → in_progress   (opens a session)
+    complete    in_progress                     → completed     (closes it; Essence, streaks)
+    defer       pending | in_progress           → deferred      (until a local date)
+    abandon     pending | in_progress | deferred → archived
+    reactivate  deferred                        → pending       (PATCH, or on the deferred-to day)
 
-``reactivate`` is ``PATCH {"status": "pending"}``, or automatic on the local day the mission was
-deferred to. ``completed`` and ``archived`` are final.
+``completed`` and ``archived`` are final.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.goals.support import Api, FakeClock
@@ -253,3 +255,23 @@ async def test_listing_filters(api: Any, clock: FakeClock) -> None:
     assert ids(await me.get("/missions", params={"date": "2025-01-16"})) == [b["id"]]
     page = await me.get("/missions", params={"limit": 1, "offset": 1})
     assert ids(page) == [b["id"]] and page["total"] == 3
+
+
+async def test_concurrent_completions_reward_once(
+    app: Any, api: Any, clock: FakeClock, auth_headers: Any
+) -> None:
+    me: Api = api("user_a")
+    goal = await me.goal()
+    mission = await me.mission(goal["id"])
+    await me.post(f"/missions/{mission['id']}/start")
+
+    async def complete() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            path = f"/api/v1/missions/{mission['id']}/complete"
+            return (await http.post(path, headers=auth_headers("user_a"))).status_code
+
+    assert sorted(await asyncio.gather(complete(), complete(), complete())) == [200, 409, 409]
+    daily = await me.get("/progress/daily")
+    assert daily["missions_completed"] == 1
+    assert daily["essence_balance"] == mission["essence_reward"]

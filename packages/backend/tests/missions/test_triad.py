@@ -8,8 +8,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.missions import triad
+from app.models import EmotionalState, User
 from tests.goals.support import LOS_ANGELES, TONGATAPU, Api, FakeClock
 
 NOW = datetime(2025, 1, 15, 17, 0, tzinfo=UTC)
@@ -211,3 +214,25 @@ async def test_a_new_utc_day_is_not_a_new_local_day(api: Any, clock: FakeClock) 
     assert first["date"] == second["date"] == "2025-01-15"
     assert second["missions"] == first["missions"]
     assert second["computed_at"] == first["computed_at"]
+
+
+async def test_current_energy_comes_from_the_emotional_state_then_the_latest_mood(
+    api: Any, clock: FakeClock, db: AsyncSession
+) -> None:
+    me: Api = api("user_a")
+    goal = await me.goal()
+    low = await me.mission(goal["id"], title="Gentle stretch", energy_level="low")
+    high = await me.mission(goal["id"], title="Hill sprints", energy_level="high")
+    warmup = await me.mission(goal["id"], title="Warm-up", energy_level="medium")
+    await me.finish(warmup["id"], {"mood": "energized"})
+    mood_based = await me.get("/missions/triad")
+    assert (mood_based["energy"], mood_based["energy_source"]) == ("high", "mood")
+    assert mood_based["missions"][0]["mission"]["id"] == high["id"]
+
+    user_id = (await db.execute(select(User.id).where(User.clerk_user_id == "user_a"))).scalar_one()
+    db.add(EmotionalState(user_id=user_id, emotion="sadness", intensity=0.6, energy="low", source="offline"))
+    await db.commit()
+    clock.advance(days=1)
+    state_based = await me.get("/missions/triad")
+    assert (state_based["energy"], state_based["energy_source"]) == ("low", "emotional_state")
+    assert state_based["missions"][0]["mission"]["id"] == low["id"]
