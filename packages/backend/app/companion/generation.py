@@ -52,6 +52,9 @@ def deps_for(resources: Resources, writer: StreamWriter) -> TurnDeps:
         writer=writer,
         jobs=resources.redis,
         emotion_by_model=settings.companion_emotion_detection != "offline",
+        db_slots=resources.extensions.setdefault(
+            "companion.db_slots", asyncio.Semaphore(max(2, settings.database_pool_size // 2))
+        ),
     )
 
 

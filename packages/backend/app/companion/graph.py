@@ -65,6 +65,9 @@ class TurnDeps:
     jobs: ArqRedis | None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     emotion_by_model: bool = True
+    # Bounds how many turns use the database at once, so that background replies cannot take
+    # every pooled connection from the requests (which would then time out waiting for one).
+    db_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
 
 
 class TurnState(TypedDict, total=False):
@@ -149,7 +152,7 @@ async def receive_input(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[st
     deps = runtime.context
 
     async def load() -> dict[str, Any]:
-        async with deps.sessions() as session:
+        async with deps.db_slots, deps.sessions() as session:
             user = await session.get(User, state["user_id"])
             rows = await repository.context_messages(
                 session, state["conversation_id"], state["user_seq"], HISTORY_MESSAGES + SUMMARY_MESSAGES
@@ -188,7 +191,7 @@ async def recall_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[s
     notes: list[MemoryNote] = []
     failed = False
     try:
-        async with deps.sessions() as session:
+        async with deps.db_slots, deps.sessions() as session:
             recalled = await memory_service.recall_for_companion(
                 session, deps.embedder(), user_id=user_id, message=state["message"]
             )
@@ -210,7 +213,7 @@ async def recall_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[s
         failed = True
     stressors, goals, restorative = 0, list[str](), list[str]()
     try:
-        async with deps.sessions() as session:
+        async with deps.db_slots, deps.sessions() as session:
             stressors, goals, restorative = await repository.memory_context(session, user_id)
     except Exception as exc:  # noqa: BLE001 - as above
         log.warning("memory_context_failed", error=type(exc).__name__)
@@ -318,7 +321,7 @@ async def store_memory(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
     }
     if failed:
         meta["error"] = REPLY_FAILED
-    async with deps.sessions() as session:
+    async with deps.db_slots, deps.sessions() as session:
         stored = await repository.finish_reply(
             session,
             state["reply_id"],

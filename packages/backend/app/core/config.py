@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     # Users with at most this many embedded memories are searched exactly; above it, the HNSW
     # index with this ef_search (pgvector filters by user after the index scan).
     memory_exact_search_max_rows: int = Field(default=5_000, ge=0)
-    memory_hnsw_ef_search: int = Field(default=400, ge=10, le=1000)
+    memory_hnsw_ef_search: int = Field(default=1000, ge=10, le=1000)
 
     # --- companion "Eliza" (docs/companion.md) ------------------------------------------
     # auto: the OpenAI-compatible model when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline.

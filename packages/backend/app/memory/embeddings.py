@@ -64,7 +64,7 @@ class MemoryTuning:
     similarity_floor: float
     duplicate_threshold: float
     exact_search_max_rows: int = 5_000
-    hnsw_ef_search: int = 400
+    hnsw_ef_search: int = 1000
 
 
 # Calibrated on bench/data/memory_eval.json with `python -m bench memory_eval`.
