@@ -78,12 +78,10 @@ async def start_chat(
 async def find_reply(
     session: AsyncSession, user: User, conversation_id: uuid.UUID, message_id: uuid.UUID | None
 ) -> Message:
-    conversation = await repository.get_conversation(session, user.id, conversation_id)
-    if conversation is None:
-        raise NotFound("Conversation not found")
+    # Scoped by user and conversation: another user's (or an unknown) conversation finds nothing.
     reply = await repository.get_reply(session, user.id, conversation_id, message_id)
     if reply is None:
-        raise NotFound("No reply in this conversation" if message_id is None else "Message not found")
+        raise NotFound("Conversation or message not found")
     return reply
 
 
