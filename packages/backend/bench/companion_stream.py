@@ -292,6 +292,7 @@ def main() -> None:
     from app.cli import run_migrations  # noqa: PLC0415
     from app.devtools.embedded import start_postgres, start_redis  # noqa: PLC0415
 
+    load_before = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="dlt-bench-chat-"))
     stops = []
     model_port = _free_port()
@@ -373,6 +374,9 @@ model calls (emotion, then the reply) and one local-embedding recall before the 
 {level_rows}
 
 Sustained without errors by one worker process: **{sustained} concurrent streams**.
+
+Machine load average (1 min) before / after the run: {load_before:.1f} / {os.getloadavg()[0]:.1f}
+(other processes share the cores; latencies scale with it).
 """
         if os.environ.get("COMPANION_BENCH_DRY_RUN") == "1":
             sys.stdout.write(body)

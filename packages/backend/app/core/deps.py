@@ -14,16 +14,26 @@ from app.core.jobs import discard_jobs, send_jobs
 from app.core.resources import Resources
 
 
-def get_resources(request: Request) -> Resources:
+def resources_of(request: Request) -> Resources:
     return request.app.state.resources  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_redis(request: Request) -> ArqRedis | None:
-    return get_resources(request).redis
+# FastAPI runs plain ``def`` dependencies in its thread pool; these only read app state, so they
+# are ``async def`` and stay on the event loop.
+async def get_resources(request: Request) -> Resources:
+    return resources_of(request)
+
+
+async def get_settings(request: Request) -> Settings:
+    return settings_of(request)
+
+
+async def get_redis(request: Request) -> ArqRedis | None:
+    return resources_of(request).redis
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -32,7 +42,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Function scope makes the commit happen before the response is sent, so a client never sees a
     success whose commit later failed. Jobs queued with ``defer_job`` are sent after the commit.
     """
-    resources = get_resources(request)
+    resources = resources_of(request)
     async with resources.sessions() as session:
         try:
             yield session

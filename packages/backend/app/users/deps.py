@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.core.deps import SessionDep, get_resources
+from app.core.deps import SessionDep, resources_of
 from app.core.logging import user_id_var
 from app.core.security import SessionClaims, bearer_token
 from app.models import User
@@ -22,9 +22,9 @@ async def session_claims(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
 ) -> SessionClaims:
-    # get_resources is called, not declared as a dependency: FastAPI runs sync dependencies in
+    # resources_of is called, not declared as a dependency: FastAPI runs sync dependencies in
     # its thread pool, a hand-off that cost every authenticated request more than RSA verification.
-    verifier = get_resources(request).verifier
+    verifier = resources_of(request).verifier
     claims = await verifier.verify(bearer_token(request.headers.get("authorization")))
     user_id_var.set(claims.user_id)
     return claims

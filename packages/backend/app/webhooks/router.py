@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from app.core.deps import SessionDep, get_redis, get_settings
+from app.core.deps import SessionDep, resources_of, settings_of
 from app.core.errors import AppError
 from app.webhooks import service
 from app.webhooks.schemas import WebhookAck
@@ -41,8 +41,8 @@ async def _raw_body(request: Request) -> bytes:
     responses={400: {"description": "Bad signature, headers or payload; nothing written"}},
 )
 async def clerk_webhook(request: Request, session: SessionDep) -> WebhookAck:
-    settings = get_settings(request)  # plain calls: sync dependencies would hop to a thread
+    settings = settings_of(request)  # plain calls: sync dependencies would hop to a thread
     body = await _raw_body(request)
     delivery = verify(settings.clerk_webhook_secret.get_secret_value(), request.headers, body)
     event = service.parse_event(body)
-    return await service.handle(session, get_redis(request), settings, delivery, event)
+    return await service.handle(session, resources_of(request).redis, settings, delivery, event)
