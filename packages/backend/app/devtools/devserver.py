@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -70,9 +71,16 @@ def dev_token(directory: Path, user_id: str, ttl_seconds: int) -> str:
     return mint_token(private_pem, user_id, ttl_seconds, parties.split(",")[0].strip(), issuer)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run_dev(host: str, port: int, reload: bool, with_worker: bool) -> None:
     from app.cli import run_migrations  # noqa: PLC0415 - avoid an import cycle with the CLI
 
+    # uvicorn re-raises SIGTERM once it has shut down; as SystemExit it still runs the finally
+    # block below, which stops the worker and the embedded services (Ctrl-C already does).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     directory = data_dir()
     started = prepare_environment(directory)
     worker: subprocess.Popen[bytes] | None = None
