@@ -1,11 +1,15 @@
 """Eliza's turn as a LangGraph state machine:
 
-    receive_input → recall_context → respond → store_memory
+    receive_input ┐
+    recall_context ├→ respond → store_memory
+    goal_context  ┘
 
 ``receive_input`` loads the turn's context (history, the previous emotional state, the user's
 timezone) and detects the emotion; ``recall_context`` asks the memory service for the companion's
-tier strategy (a failure there only means no memories); ``respond`` applies the behaviour rules and
-streams the reply (language model or offline responder) into the reply's Redis stream;
+tier strategy (a failure there only means no memories); ``goal_context`` reads the user's active
+goals, today's missions and streak from the missions domain (likewise optional); ``respond``
+applies the behaviour rules and streams the reply (language model or offline responder) into the
+reply's Redis stream;
 ``store_memory`` persists the reply, the emotional state and model usage in one transaction and
 enqueues memory formation after the commit.
 """
@@ -41,6 +45,8 @@ from app.core.jobs import defer_job, send_jobs
 from app.core.logging import get_logger
 from app.memory import service as memory_service
 from app.memory.embeddings import Embedder
+from app.missions import service as missions_service
+from app.missions.service import CompanionGoalContext
 from app.models import User
 
 log = get_logger(__name__)
@@ -91,6 +97,9 @@ class TurnState(TypedDict, total=False):
     open_stressors: int
     goals: list[str]
     restorative: list[str]
+    # goal_context
+    plan: CompanionGoalContext | None
+    plan_failed: bool
     # respond
     reply: str
     responder: str  # offline | model
@@ -229,6 +238,22 @@ async def recall_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[s
     }
 
 
+# --- goal_context -------------------------------------------------------------------------------
+
+
+async def goal_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    """The user's active goals, today's missions and streak (read-only). If it fails, the turn
+    continues without them, as with memory recall."""
+    deps = runtime.context
+    try:
+        async with deps.db_slots, deps.sessions() as session:
+            plan = await missions_service.companion_context(session, state["user_id"], deps.clock())
+    except Exception as exc:  # noqa: BLE001 - the conversation continues without the goals
+        log.warning("goal_context_failed", error=type(exc).__name__)
+        return {"plan": None, "plan_failed": True}
+    return {"plan": plan, "plan_failed": False}
+
+
 # --- respond ------------------------------------------------------------------------------------
 
 
@@ -244,6 +269,7 @@ def turn_context(state: TurnState) -> TurnContext:
         open_stressors=state.get("open_stressors", 0),
         display_name=state.get("display_name"),
         turn_index=state.get("turn_index", 0),
+        plan=state.get("plan"),
     )
 
 
@@ -318,6 +344,7 @@ async def store_memory(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
             {"id": m.id, "tier": m.tier, "score": round(m.score, 4)} for m in state.get("memories", [])
         ],
         "recall_failed": state.get("recall_failed", False),
+        "goal_context_failed": state.get("plan_failed", False),
     }
     if failed:
         meta["error"] = REPLY_FAILED
@@ -373,12 +400,14 @@ def build_graph() -> Any:
     graph = StateGraph(TurnState, context_schema=TurnDeps)
     graph.add_node("receive_input", receive_input)
     graph.add_node("recall_context", recall_context)
+    graph.add_node("goal_context", goal_context)
     graph.add_node("respond", respond)
     graph.add_node("store_memory", store_memory)
-    # Both need only the message, so they run as parallel branches; respond joins them.
+    # All three need only the message, so they run as parallel branches; respond joins them.
     graph.add_edge(START, "receive_input")
     graph.add_edge(START, "recall_context")
-    graph.add_edge(["receive_input", "recall_context"], "respond")
+    graph.add_edge(START, "goal_context")
+    graph.add_edge(["receive_input", "recall_context", "goal_context"], "respond")
     graph.add_edge("respond", "store_memory")
     graph.add_edge("store_memory", END)
     return graph.compile(name="eliza")

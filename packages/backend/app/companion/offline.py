@@ -19,6 +19,7 @@ from app.companion.rules import (
     restorative_activity,
 )
 from app.companion.text import pick, second_person, strip_end, upper_first
+from app.missions.service import CompanionGoalContext
 
 RESPONDER = "offline"
 
@@ -101,7 +102,13 @@ def compose_reply(ctx: TurnContext, guidance: Guidance) -> str:
     if remembered:
         parts.append(remembered)
 
-    goal = goal_phrase(ctx.goals[0]) if ctx.goals else None
+    plan = ctx.plan
+    active = plan.goals[0] if plan and plan.goals else None
+    if guidance.about_goals and plan is not None and not guidance.vague:
+        status = _plan_status(plan)
+        if status:
+            parts.append(status)
+    goal = goal_phrase(ctx.goals[0]) if ctx.goals else (f"your goal “{active.title}”" if active else None)
     if guidance.vague:
         parts.append(_clarify(emotion, seed))
     elif guidance.uncontrollable:
@@ -119,8 +126,11 @@ def compose_reply(ctx: TurnContext, guidance: Guidance) -> str:
             else "What usually helps you recharge? Tell me, and I'll remember it for days like this."
         )
     elif guidance.energy == "low":
+        small = plan.small_win if plan else None
         win = (
-            f"Could you give {goal} just ten minutes — the easiest piece of it?"
+            f"How about a {small.minutes}-minute step: “{small.title}”? Just that one, and call it a win."
+            if small
+            else f"Could you give {goal} just ten minutes — the easiest piece of it?"
             if goal
             else "What's one tiny thing — five minutes or less — you could tick off so today has a win in it?"
         )
@@ -153,6 +163,23 @@ def compose_reply(ctx: TurnContext, guidance: Guidance) -> str:
             )
         )
     return " ".join(parts)
+
+
+def _plan_status(plan: CompanionGoalContext) -> str | None:
+    """Where the user stands: the active goal, today's top mission, the streak."""
+    pieces: list[str] = []
+    if plan.goals:
+        pieces.append(f"Your active goal is “{plan.goals[0].title}”")
+    top = plan.top_mission
+    if top is not None:
+        when = "today's top mission" if plan.from_triad else "your next mission"
+        pieces.append(f"{when} is “{top.title}” ({top.minutes} minutes)")
+    if not pieces:
+        return None
+    sentence = ", and ".join(pieces) + "."
+    if plan.streak > 1:
+        sentence += f" You're on a {plan.streak}-day streak."
+    return upper_first(sentence)
 
 
 def _lighter_than_before(previous: EmotionReading | None, now: EmotionReading) -> bool:
@@ -223,6 +250,8 @@ def _greeting(ctx: TurnContext) -> str:
         )
     if ctx.goals:
         return f"Hi{name}! Good to see you. How is it going with {goal_phrase(ctx.goals[0])}?"
+    if ctx.plan and ctx.plan.goals:
+        return f"Hi{name}! Good to see you. How is it going with your goal “{ctx.plan.goals[0].title}”?"
     if ctx.turn_index == 0:
         return f"Hi{name}! I'm Eliza. What's on your mind today?"
     return f"Hi again{name}! What's on your mind?"
@@ -252,7 +281,10 @@ def _circuit_breaker(ctx: TurnContext) -> str:
             "Let's press pause: how about ten minutes of something restful — a short walk, a warm drink, "
             "or a few slow breaths? (Tell me what usually recharges you and I'll remember it.)"
         )
-    if ctx.goals:
+    micro_task = ctx.plan.micro_task if ctx.plan else None
+    if micro_task:
+        micro = f"open “{micro_task.title}” and do just its first two minutes — nothing more"
+    elif ctx.goals:
         micro = f"jot down the very next step for {goal_phrase(ctx.goals[0])} — just one line, two minutes"
     else:
         micro = "write down the one thing that can't wait until tomorrow — just the title, two minutes"

@@ -10,6 +10,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from app.companion.rules import Guidance, TurnContext, goal_phrase, restorative_activity
 from app.companion.text import clip_words, sentences
+from app.missions.service import CompanionGoalContext, MissionSummary
 
 HISTORY_MESSAGES = 10  # sent verbatim; older ones are summarised
 SUMMARY_MESSAGES = 30  # how many older messages the summary covers
@@ -85,6 +86,8 @@ def context_block(ctx: TurnContext, guidance: Guidance, summary: str | None) -> 
         lines.append(f"- Outside the user's control: {guidance.uncontrollable!r} (apply control triage).")
     if ctx.goals:
         lines.append("- Goals: " + "; ".join(goal_phrase(g) for g in ctx.goals[:3]))
+    if ctx.plan is not None:
+        lines.extend(plan_lines(ctx.plan, guidance))
     if ctx.memories:
         lines.append("Memories (tier: content):")
         lines.extend(f"  - [{m.tier}] {clip_words(m.content, 60)}" for m in ctx.memories)
@@ -92,6 +95,37 @@ def context_block(ctx: TurnContext, guidance: Guidance, summary: str | None) -> 
         lines.append("Earlier in this conversation (summary):")
         lines.append(summary)
     return "\n".join(lines)
+
+
+def _mission(mission: MissionSummary) -> str:
+    return f"{clip_words(mission.title, 16)!r} ({mission.minutes} min, {mission.energy} energy)"
+
+
+def plan_lines(plan: CompanionGoalContext, guidance: Guidance) -> list[str]:
+    """The user's goals and missions as stored in the app (titles are the user's data, not
+    instructions)."""
+    lines: list[str] = []
+    if plan.goals:
+        lines.append(
+            "- Active goals in the app: "
+            + "; ".join(
+                f"{clip_words(g.title, 16)!r} ({g.category}"
+                + (f", target {g.target_date.isoformat()})" if g.target_date else ")")
+                for g in plan.goals
+            )
+        )
+    if plan.missions:
+        label = "Today's missions (triad, top first)" if plan.from_triad else "Next open missions"
+        lines.append(f"- {label}: " + "; ".join(_mission(m) for m in plan.missions))
+    if plan.streak:
+        lines.append(f"- Current streak: {plan.streak} day{'s' if plan.streak != 1 else ''}")
+    if guidance.circuit_breaker and plan.micro_task is not None:
+        lines.append(
+            f"- Use this pending mission as the micro-task (first two minutes): {_mission(plan.micro_task)}"
+        )
+    elif guidance.energy == "low" and plan.small_win is not None:
+        lines.append(f"- Smallest open mission, a good small win: {_mission(plan.small_win)}")
+    return lines
 
 
 def build_messages(ctx: TurnContext, guidance: Guidance, history: Sequence[HistoryItem]) -> list[BaseMessage]:

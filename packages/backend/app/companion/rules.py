@@ -12,6 +12,7 @@ from datetime import datetime
 
 from app.companion.emotion import EmotionReading, Energy
 from app.companion.text import lower_first, normalise, second_person, sentences, strip_end, words
+from app.missions.service import CompanionGoalContext
 
 # Circuit breaker: more than this many open stressors, overwhelm or fear, late in the user's evening.
 CIRCUIT_BREAKER_STRESSORS = 5
@@ -43,6 +44,7 @@ class TurnContext:
     open_stressors: int = 0
     display_name: str | None = None
     turn_index: int = 0  # earlier user turns in this conversation
+    plan: CompanionGoalContext | None = None  # active goals, today's missions, streak (goals domain)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Guidance:
     uncontrollable: str | None = None
     late: bool = False
     circuit_breaker: bool = False
+    about_goals: bool = False  # the user talks about their goals, missions or progress
     rules: tuple[str, ...] = field(default=())
 
 
@@ -77,6 +80,11 @@ _UNCONTROLLABLE = re.compile(
     r"|refuses?|keeps?)\b[^.,;!?]*"
     r"|the (?:economy|market|weather|news|layoffs?|results?|outcome|traffic|election)\b[^.,;!?]*"
     r"|what (?:other )?(?:people|they|others) think)",
+    re.I,
+)
+_ABOUT_GOALS = re.compile(
+    r"\b(?:goals?|progress|missions?|plans?|streaks?|on track|triad|to-?do list"
+    r"|what (?:should|can) i (?:do|work on|focus on)|where (?:am i|do i stand))\b",
     re.I,
 )
 _SPECIFIC = re.compile(r"[a-z]{5,}", re.I)
@@ -171,6 +179,7 @@ def analyse(ctx: TurnContext) -> Guidance:
         uncontrollable=uncontrollable,
         late=late,
         circuit_breaker=breaker,
+        about_goals=bool(_ABOUT_GOALS.search(message)),
         rules=tuple(rules),
     )
 

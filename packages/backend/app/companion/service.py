@@ -9,10 +9,11 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.companion import ratelimit, repository
+from app.companion import repository
 from app.companion.generation import ReplyJob, fallback_for_dead_reply, start_after_commit, writer_for
 from app.companion.schemas import ChatAccepted, ChatRequest
 from app.companion.stream import Fallback, format_event, lease_key, read_events, stream_key, user_prefix
+from app.core import ratelimit
 from app.core.errors import Conflict, NotFound, ServiceUnavailable
 from app.core.logging import get_logger
 from app.core.resources import Resources
@@ -53,7 +54,10 @@ async def start_chat(
                 details={"message_id": str(in_flight.id)},
             )
     await ratelimit.hit(
-        redis, f"{user_prefix(user.id)}chat-rate", limit=settings.companion_chat_rate_limit_per_minute
+        redis,
+        f"{user_prefix(user.id)}chat-rate",
+        limit=settings.companion_chat_rate_limit_per_minute,
+        what="messages",
     )
     if conversation is None:
         conversation = await repository.create_conversation(session, user.id, title_for(request.message))

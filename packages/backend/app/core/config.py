@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     decomposition_proposal_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
     # The whole model-backed decomposition (first answer plus one repair round) must finish within this.
     decomposition_timeout_seconds: float = Field(default=90.0, gt=0, le=600)
+    # POST /goals/{id}/decompose per user per minute (it may call a paid model).
+    decompose_rate_limit_per_minute: int = Field(default=5, ge=1)
 
     # --- workers ------------------------------------------------------------------------
     worker_heartbeat_ttl_seconds: int = Field(default=300, ge=10)

@@ -75,6 +75,26 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def banner(base: str, directory: object, services: int, token: str) -> str:
+    """What ``delight dev`` prints: the addresses, a development token and curl examples."""
+    auth = '-H "Authorization: Bearer $TOKEN"'
+    return (
+        "\nDelight is starting:\n"
+        f"  API       {base}/\n"
+        f"  Health    {base}/api/v1/health\n"
+        f"  Docs      {base}/docs\n"
+        f"  Data      {directory} (embedded services: {services})\n\n"
+        "A development session token for user_dev (valid 24 h; more with `delight dev-token`):\n"
+        f"  export TOKEN={token}\n"
+        f"  curl {auth} {base}/api/v1/users/me\n"
+        "Chat with Eliza (the answer has the conversation_id; the reply streams as SSE):\n"
+        f"  curl -X POST {auth} -H 'Content-Type: application/json' {base}/api/v1/companion/chat "
+        """-d '{"message":"Hi Eliza, I feel stuck today"}'\n"""
+        f"  curl -N {auth} {base}/api/v1/companion/stream/<conversation_id>\n\n"
+        "Press Ctrl-C to stop everything.\n"
+    )
+
+
 def run_dev(host: str, port: int, reload: bool, with_worker: bool) -> None:
     from app.cli import run_migrations  # noqa: PLC0415 - avoid an import cycle with the CLI
 
@@ -91,17 +111,7 @@ def run_dev(host: str, port: int, reload: bool, with_worker: bool) -> None:
             worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=BACKEND_DIR)
         base = f"http://{host}:{port}"
         token = dev_token(directory, "user_dev", 24 * 3600)
-        typer.echo(
-            "\nDelight is starting:\n"
-            f"  API       {base}/\n"
-            f"  Health    {base}/api/v1/health\n"
-            f"  Docs      {base}/docs\n"
-            f"  Data      {directory} (embedded services: {len(started)})\n\n"
-            "A development session token for user_dev (valid 24 h; more with `delight dev-token`):\n"
-            f"  export TOKEN={token}\n"
-            f'  curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/users/me\n\n'
-            "Press Ctrl-C to stop everything.\n"
-        )
+        typer.echo(banner(base, directory, len(started), token))
         import uvicorn  # noqa: PLC0415
 
         uvicorn.run(

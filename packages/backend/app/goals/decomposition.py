@@ -23,9 +23,11 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.companion.llm import get_chat_model, model_name
+from app.core import ratelimit
 from app.core.config import Settings
 from app.core.errors import AppError, Conflict, NotFound, ValidationFailed
 from app.core.logging import get_logger
@@ -36,6 +38,7 @@ from app.missions import repository as missions
 from app.missions.rules import essence_reward
 from app.missions.schemas import ApprovalOut, MissionOut
 from app.models import DecompositionProposal, Goal, User
+from app.users.data import erase_hook
 
 log = get_logger(__name__)
 
@@ -162,10 +165,33 @@ async def _decomposable_goal(session: AsyncSession, user: User, goal_id: uuid.UU
     return goal
 
 
+def rate_key(user_id: uuid.UUID) -> str:
+    return f"goals:{user_id}:decompose-rate"
+
+
+@erase_hook
+async def erase_decompose_rate(redis: Any, user_id: uuid.UUID, clerk_user_id: str) -> None:
+    await redis.delete(rate_key(user_id))
+
+
 async def propose(
-    session: AsyncSession, settings: Settings, user: User, goal_id: uuid.UUID, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    goal_id: uuid.UUID,
+    now: datetime,
+    redis: Redis | None = None,
 ) -> ProposalOut:
     goal = await _decomposable_goal(session, user, goal_id)
+    # Per user, since it may call a paid model; only requests for a decomposable goal count.
+    # Without Redis (REDIS_URL unset, development only) there is no limit.
+    if redis is not None:
+        await ratelimit.hit(
+            redis,
+            rate_key(user.id),
+            limit=settings.decompose_rate_limit_per_minute,
+            what="decomposition requests",
+        )
     today = local_date(now, user.timezone)
     model = get_chat_model(settings)
     if model is None:

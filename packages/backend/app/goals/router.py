@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
-from app.core.deps import SessionDep, SettingsDep
+from app.core.deps import RedisDep, SessionDep, SettingsDep
 from app.goals import decomposition, repository, service
 from app.goals.clock import Now
 from app.goals.memory import GoalMemoryDep
@@ -81,11 +81,17 @@ async def archive_goal(
     status_code=201,
     response_model=ProposalOut,
     summary="Propose milestones and missions for the goal (saved only when approved)",
+    responses={429: {"description": "Over DECOMPOSE_RATE_LIMIT_PER_MINUTE for this user"}},
 )
 async def decompose(
-    goal_id: uuid.UUID, user: CurrentUser, session: SessionDep, settings: SettingsDep, now: Now
+    goal_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis: RedisDep,
+    now: Now,
 ) -> Any:
-    return await decomposition.propose(session, settings, user, goal_id, now)
+    return await decomposition.propose(session, settings, user, goal_id, now, redis)
 
 
 @router.get("/{goal_id}/decompositions/{proposal_id}", response_model=ProposalOut)

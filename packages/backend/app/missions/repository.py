@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, func, or_, select, update
@@ -13,7 +13,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.missions.rules import ELIGIBLE_STATUSES, OPEN_STATUSES
-from app.models import DailyTriad, EmotionalState, Goal, Mission, MissionEvent, MissionSession
+from app.models import (
+    DailyTriad,
+    EmotionalState,
+    Goal,
+    Mission,
+    MissionEvent,
+    MissionSession,
+    Streak,
+    User,
+)
 
 
 async def insert_missions(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Mission]:
@@ -316,3 +325,60 @@ async def all_triads(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Dail
         select(DailyTriad).where(DailyTriad.user_id == user_id).order_by(DailyTriad.local_date)
     )
     return rows.scalars().all()
+
+
+# --- the companion's view -----------------------------------------------------------------
+
+
+async def companion_day(session: AsyncSession, user_id: uuid.UUID, around: date) -> Sequence[Row[Any]]:
+    """The user's time zone, overall streak and the stored triads of the days around ``around``
+    (the UTC date; the local date is within a day of it): at most three rows."""
+    rows = await session.execute(
+        select(
+            User.timezone,
+            Streak.current_length,
+            Streak.last_active_on,
+            DailyTriad.local_date,
+            DailyTriad.slots,
+        )
+        .select_from(User)
+        .outerjoin(Streak, and_(Streak.user_id == User.id, Streak.category == "overall"))
+        .outerjoin(
+            DailyTriad,
+            and_(
+                DailyTriad.user_id == User.id,
+                DailyTriad.local_date.between(around - timedelta(days=1), around + timedelta(days=1)),
+            ),
+        )
+        .where(User.id == user_id)
+    )
+    return rows.all()
+
+
+async def companion_missions(
+    session: AsyncSession, user_id: uuid.UUID, limit: int = 100
+) -> Sequence[Row[Goal, Mission]]:
+    """The user's active goals (most important first), each with its pending and in-progress
+    missions (highest last priority first); a goal without open missions has one row with None."""
+    rows = await session.execute(
+        select(Goal, Mission)
+        .outerjoin(
+            Mission,
+            and_(
+                Mission.goal_id == Goal.id,
+                Mission.user_id == user_id,
+                Mission.status.in_(ELIGIBLE_STATUSES),
+            ),
+        )
+        .where(Goal.user_id == user_id, Goal.status == "active")
+        .order_by(
+            Goal.importance.desc(),
+            Goal.created_at,
+            Goal.id,
+            Mission.priority_score.desc().nulls_last(),
+            Mission.created_at,
+            Mission.position,
+        )
+        .limit(limit)
+    )
+    return rows.all()

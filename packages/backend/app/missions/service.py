@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import date, datetime, timedelta
-from typing import Any, Final
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +27,7 @@ from app.goals.clock import local_date
 from app.goals.memory import GoalMemory
 from app.goals.planner import GoalBrief, continuation
 from app.missions import repository
-from app.missions.rules import essence_reward, next_status
+from app.missions.rules import ENERGY_RANK, essence_reward, next_status
 from app.missions.schemas import (
     AbandonIn,
     ActionOut,
@@ -57,8 +58,23 @@ async def get_mission(
     return mission
 
 
+async def lock_mission(session: AsyncSession, user: User, mission_id: uuid.UUID) -> Mission:
+    """The mission, locked for a change, after its goal's row.
+
+    Lock order is always goal, then mission: archiving a goal locks the goal row and then its open
+    missions (``archive_open_missions``), and completing a mission touches its goal
+    (``last_worked_at``). Locking the mission first here would let the two wait on each other —
+    a PostgreSQL deadlock, one of them aborted. The goal of a mission never changes, so reading
+    it without a lock first is safe; the mission is then reloaded under its lock.
+    """
+    mission = await get_mission(session, user, mission_id)
+    await goals.get_goal(session, user.id, mission.goal_id, for_update=True)
+    return await get_mission(session, user, mission_id, for_update=True)
+
+
 async def _open_goal(session: AsyncSession, user: User, goal_id: uuid.UUID) -> Goal:
-    goal = await goals.get_goal(session, user.id, goal_id)
+    # Locked: a goal being archived meanwhile cannot get a new open mission after its archival.
+    goal = await goals.get_goal(session, user.id, goal_id, for_update=True)
     if goal is None:
         raise NotFound("Goal not found")
     if goal.status in ("completed", "archived"):
@@ -105,7 +121,7 @@ async def create_mission(session: AsyncSession, user: User, data: MissionCreate)
 async def update_mission(
     session: AsyncSession, user: User, mission_id: uuid.UUID, changes: MissionUpdate, now: datetime
 ) -> Mission:
-    mission = await get_mission(session, user, mission_id, for_update=True)
+    mission = await lock_mission(session, user, mission_id)
     if mission.status in ("completed", "archived"):
         raise Conflict(f"a {mission.status} mission cannot be changed", code="mission_closed")
     data = changes.model_dump(exclude_unset=True)
@@ -139,7 +155,7 @@ async def detail(session: AsyncSession, user: User, mission: Mission) -> Mission
 async def start(
     session: AsyncSession, user: User, mission_id: uuid.UUID, now: datetime
 ) -> tuple[Mission, MissionSession]:
-    mission = await get_mission(session, user, mission_id, for_update=True)
+    mission = await lock_mission(session, user, mission_id)
     target = next_status(mission.status, "start")
     goal = await goals.get_goal(session, user.id, mission.goal_id)
     if goal is None or goal.status != "active":
@@ -192,7 +208,7 @@ async def complete(
     now: datetime,
     memory: GoalMemory,
 ) -> CompletionOut:
-    mission = await get_mission(session, user, mission_id, for_update=True)
+    mission = await lock_mission(session, user, mission_id)
     mission.status = next_status(mission.status, "complete")
     day = local_date(now, user.timezone)
     row = await _close_session(
@@ -272,7 +288,7 @@ def _defer_date(requested: date | None, today: date) -> date:
 async def defer(
     session: AsyncSession, user: User, mission_id: uuid.UUID, body: DeferIn, now: datetime, memory: GoalMemory
 ) -> ActionOut:
-    mission = await get_mission(session, user, mission_id, for_update=True)
+    mission = await lock_mission(session, user, mission_id)
     target = next_status(mission.status, "defer")
     today = local_date(now, user.timezone)
     until = _defer_date(body.until, today)
@@ -297,7 +313,7 @@ async def abandon(
     now: datetime,
     memory: GoalMemory,
 ) -> ActionOut:
-    mission = await get_mission(session, user, mission_id, for_update=True)
+    mission = await lock_mission(session, user, mission_id)
     target = next_status(mission.status, "abandon")
     row = await _close_session(session, mission, now, "abandoned", notes=body.notes)
     mission.status = target
@@ -403,3 +419,90 @@ async def _export_missions(session: AsyncSession, user_id: Any) -> dict[str, Any
             for row in await repository.all_triads(session, user_id)
         ],
     }
+
+
+# --- the companion's view -----------------------------------------------------------------
+
+COMPANION_GOALS: Final = 3
+COMPANION_MISSIONS: Final = 3
+
+
+@dataclass(frozen=True)
+class GoalSummary:
+    title: str
+    category: str
+    target_date: date | None
+
+
+@dataclass(frozen=True)
+class MissionSummary:
+    title: str
+    minutes: int
+    energy: str
+    goal: str  # the goal's title
+    slot: str | None = None  # the triad slot (high | medium | low) when it is in today's triad
+
+
+@dataclass(frozen=True)
+class CompanionGoalContext:
+    """What Eliza may say about the user's goals and missions (read-only, one user's data)."""
+
+    goals: tuple[GoalSummary, ...] = ()
+    # Today's triad in slot order when one is stored, else the next open missions by priority.
+    missions: tuple[MissionSummary, ...] = ()
+    from_triad: bool = False
+    streak: int = 0  # the overall streak as of today
+    small_win: MissionSummary | None = None  # the shortest open mission (low energy first on ties)
+    micro_task: MissionSummary | None = None  # the shortest pending low-energy mission
+
+    @property
+    def top_mission(self) -> MissionSummary | None:
+        return self.missions[0] if self.missions else None
+
+
+async def companion_context(session: AsyncSession, user_id: uuid.UUID, now: datetime) -> CompanionGoalContext:
+    """The user's active goals, today's triad (or next open missions) and current streak, for the
+    companion. Two queries, both scoped to ``user_id``; it reads and never writes (the triad is
+    not computed here: only a stored one is used)."""
+    day_rows = await repository.companion_day(session, user_id, now.astimezone(UTC).date())
+    if not day_rows:
+        return CompanionGoalContext()
+    today = local_date(now, day_rows[0].timezone)
+    length, last_active = day_rows[0].current_length, day_rows[0].last_active_on
+    streak = (length or 0) if last_active is not None and last_active >= today - timedelta(days=1) else 0
+    slots = next((row.slots for row in day_rows if row.local_date == today and row.slots), None) or []
+
+    goals: dict[uuid.UUID, GoalSummary] = {}
+    open_missions: dict[uuid.UUID, tuple[Mission, MissionSummary]] = {}
+    for row in await repository.companion_missions(session, user_id):
+        goal, mission = row[0], cast(Mission | None, row[1])  # None: an active goal without open missions
+        goals.setdefault(goal.id, GoalSummary(goal.title, goal.value_category, goal.target_date))
+        if mission is not None:
+            summary = MissionSummary(
+                mission.title, mission.estimated_minutes, mission.energy_level, goal.title
+            )
+            open_missions[mission.id] = (mission, summary)
+
+    triad = []
+    for slot in slots:
+        found = open_missions.get(uuid.UUID(slot["mission_id"]))
+        if found is not None:
+            triad.append(replace(found[1], slot=slot["slot"]))
+    missions = triad or [summary for _, summary in list(open_missions.values())[:COMPANION_MISSIONS]]
+    pending = [(m, s) for m, s in open_missions.values() if m.status == "pending"]
+    small = min(
+        pending or open_missions.values(),
+        key=lambda item: (item[1].minutes, ENERGY_RANK[item[1].energy]),
+        default=None,
+    )
+    micro = min(
+        (item for item in pending if item[1].energy == "low"), key=lambda item: item[1].minutes, default=None
+    )
+    return CompanionGoalContext(
+        goals=tuple(list(goals.values())[:COMPANION_GOALS]),
+        missions=tuple(missions),
+        from_triad=bool(triad),
+        streak=streak,
+        small_win=small[1] if small else None,
+        micro_task=micro[1] if micro else None,
+    )

@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.companion import repository
 from app.companion.emotion import EmotionReading
-from app.companion.graph import TurnDeps, TurnState, recall_context, receive_input, respond, store_memory
+from app.companion.graph import (
+    TurnDeps,
+    TurnState,
+    goal_context,
+    recall_context,
+    receive_input,
+    respond,
+    store_memory,
+)
 from app.companion.stream import StreamWriter
 from app.core.config import Settings
 from app.db.url import to_async_url
@@ -291,3 +299,25 @@ async def test_this_conversations_own_exchanges_are_not_recalled_again(
     assert [note.content.split("\n")[0] for note in update["memories"] if note.tier == "task"] == [
         "User: The launch rehearsal went badly."
     ]
+
+
+async def test_when_the_goal_context_fails_the_turn_goes_on_without_it(
+    settings: Settings, redis: Redis, embedder: LocalEmbedder, turn: dict[str, Any], services: Any
+) -> None:
+    db_url = to_async_url(services.database_url.replace("delight_test", "no_such_database"))
+    broken = create_async_engine(db_url.url, connect_args=db_url.connect_args)
+    try:
+        runtime = Runtime(context=deps(settings, async_sessionmaker(broken), redis, embedder, turn))
+        update = await goal_context(initial(turn), runtime)
+    finally:
+        await broken.dispose()
+    assert update == {"plan": None, "plan_failed": True}
+
+    state: TurnState = {
+        **initial(turn),
+        **update,
+        "emotion": EmotionReading("fatigue", 0.6, "low"),
+        "local_time": NOW,
+    }
+    answer = await respond(state, Runtime(context=deps(settings, None, redis, embedder, turn)))
+    assert answer["reply"] and answer["error"] is None

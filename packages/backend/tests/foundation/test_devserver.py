@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.core.config import load_settings
-from app.devtools.devserver import dev_secrets, prepare_environment
+from app.devtools.devserver import banner, dev_secrets, prepare_environment
 from tests.support.services import ServiceURLs
 
 KEYS = (
@@ -68,3 +68,13 @@ def test_dev_secrets_are_stable_and_private(tmp_path: Path) -> None:
     first = dev_secrets(tmp_path)
     assert dev_secrets(tmp_path) == first
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_banner_shows_the_token_and_a_chat_example() -> None:
+    text = banner("http://127.0.0.1:8000", Path("data"), 2, "tok")
+    lines = text.splitlines()
+    me = next(i for i, line in enumerate(lines) if line.endswith("http://127.0.0.1:8000/api/v1/users/me"))
+    assert "export TOKEN=tok" in lines[me - 1]
+    assert "-X POST" in lines[me + 2] and lines[me + 2].find('/api/v1/companion/chat -d \'{"message":') > 0
+    assert lines[me + 3].startswith("  curl -N ")
+    assert lines[me + 3].endswith("/api/v1/companion/stream/<conversation_id>")

@@ -286,3 +286,39 @@ async def test_a_failed_decomposition_is_502_and_saves_nothing(
     assert error["error"]["details"]["problems"]
     assert await count(db, DecompositionProposal) == 0
     assert await count(db, Mission) == 0
+
+
+async def test_decompose_is_rate_limited_per_user_with_retry_after(api: Any, clock: FakeClock) -> None:
+    me = api("user_a")
+    goal = await me.goal()
+    for _ in range(5):  # DECOMPOSE_RATE_LIMIT_PER_MINUTE defaults to 5
+        await me.post(f"/goals/{goal['id']}/decompose", expect=201)
+    response = await me.client.post(
+        f"/api/v1/goals/{goal['id']}/decompose", headers=me.auth_headers("user_a")
+    )
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+    error = response.json()["error"]
+    assert error["code"] == "rate_limited" and "decomposition" in error["message"]
+    # Other users have their own window; unknown goals are 404 and are not counted.
+    other = api("user_b")
+    other_goal = await other.goal()
+    await other.post(f"/goals/{uuid.uuid4()}/decompose", expect=404)
+    await other.post(f"/goals/{other_goal['id']}/decompose", expect=201)
+
+
+async def test_decompose_rate_limit_is_a_setting(
+    app_factory: Any, settings_factory: Any, auth_headers: Any
+) -> None:
+    app = await app_factory(settings_factory(decompose_rate_limit_per_minute=2))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        headers = auth_headers("user_a")
+        goal = await http.post(
+            "/api/v1/goals",
+            json={"title": "Learn the cello", "goal_type": "concrete", "value_category": "craft"},
+            headers=headers,
+        )
+        assert goal.status_code == 201, goal.text
+        path = f"/api/v1/goals/{goal.json()['id']}/decompose"
+        codes = [(await http.post(path, headers=headers)).status_code for _ in range(3)]
+    assert codes == [201, 201, 429]

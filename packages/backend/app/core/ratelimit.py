@@ -1,4 +1,5 @@
-"""Per-user sliding-window rate limit in Redis (a sorted set of request times, checked atomically)."""
+"""Per-user sliding-window rate limits in Redis (a sorted set of request times, checked and recorded
+atomically by one Lua script). Used by the companion's chat and by goal decomposition."""
 
 from __future__ import annotations
 
@@ -28,8 +29,11 @@ return 0
 """
 
 
-async def hit(redis: Redis, key: str, *, limit: int, window_seconds: int = 60) -> None:
-    """Count one request against ``key``; raise ``RateLimited`` (with Retry-After) when over."""
+async def hit(
+    redis: Redis, key: str, *, limit: int, window_seconds: int = 60, what: str = "requests"
+) -> None:
+    """Count one request against ``key``; raise ``RateLimited`` (with Retry-After = seconds until
+    the oldest counted request leaves the window) when over. ``what`` names them in the message."""
     now_ms = int(time.time() * 1000)
     wait_ms = await redis.eval(  # type: ignore[misc]
         _SCRIPT, 1, key, str(now_ms), str(window_seconds * 1000), str(limit), uuid.uuid4().hex
@@ -37,5 +41,5 @@ async def hit(redis: Redis, key: str, *, limit: int, window_seconds: int = 60) -
     if int(wait_ms) > 0:
         raise RateLimited(
             math.ceil(int(wait_ms) / 1000),
-            f"Too many messages: at most {limit} per {window_seconds} seconds",
+            f"Too many {what}: at most {limit} per {window_seconds} seconds",
         )
