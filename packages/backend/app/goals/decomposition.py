@@ -156,8 +156,10 @@ def proposal_out(proposal: DecompositionProposal, now: datetime) -> ProposalOut:
     )
 
 
-async def _decomposable_goal(session: AsyncSession, user: User, goal_id: uuid.UUID) -> Goal:
-    goal = await repository.get_goal(session, user.id, goal_id)
+async def _decomposable_goal(
+    session: AsyncSession, user: User, goal_id: uuid.UUID, *, for_update: bool = False
+) -> Goal:
+    goal = await repository.get_goal(session, user.id, goal_id, for_update=for_update)
     if goal is None:
         raise NotFound("Goal not found")
     if goal.status in ("completed", "archived"):
@@ -299,7 +301,10 @@ async def approve(
     edits: ApprovalIn,
     now: datetime,
 ) -> ApprovalOut:
-    goal = await _decomposable_goal(session, user, goal_id)
+    # Lock order (docs/goals.md): the goal's row first, then the proposal and the new missions. An
+    # archival holding the lock finishes first; the goal is then read archived and this is a 409,
+    # instead of open missions being inserted into an archived goal.
+    goal = await _decomposable_goal(session, user, goal_id, for_update=True)
     proposal = await _claim(session, user, goal_id, proposal_id, "approved", now)
     plan = apply_edits(Plan.model_validate(proposal.payload), edits)  # a 422 here rolls the claim back
     milestone_rows = await repository.insert_milestones(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,26 @@ async def get_goal(
     if for_update:  # and reload: a row read earlier in the transaction may have changed since
         query = query.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def lock_goals(
+    session: AsyncSession, user_id: uuid.UUID, goal_ids: Collection[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Lock several goals' rows (``FOR UPDATE``) in id order, in one statement; returns the ids locked.
+
+    Every path that locks more than one goal takes them in this order, so two such transactions
+    queue instead of deadlocking. The rows are reloaded: a goal read earlier may have changed.
+    """
+    if not goal_ids:
+        return []
+    rows = await session.execute(
+        select(Goal)
+        .where(Goal.user_id == user_id, Goal.id.in_(goal_ids))
+        .order_by(Goal.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return [goal.id for goal in rows.scalars()]
 
 
 async def list_goals(

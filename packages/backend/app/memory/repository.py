@@ -11,8 +11,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, delete, func, literal_column, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    Float,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -34,6 +51,24 @@ class Candidate:
     memory: Memory
     similarity: float | None
     lexemes: list[str]
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """What one round trip learns before the re-ranking (``first_pass``)."""
+
+    rows: int  # the user's memories, counted no further than the exact-search cap + 1
+    exact: bool  # the candidates below come from the exact search (else: run the HNSW search)
+    lexemes: list[str]  # the query's search terms
+    candidates: list[Candidate]  # exact path only: the nearest memories (per tier if asked)
+
+
+@dataclass(frozen=True)
+class SecondPass:
+    """Lexical candidates and (if asked) the most recently used memories of one tier."""
+
+    lexical: list[Candidate]
+    recent: list[Memory]
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, memory_id: uuid.UUID) -> Memory | None:
@@ -107,6 +142,7 @@ async def vector_candidates(
     exact: bool,
     ef_search: int,
     enough: int | None = None,
+    set_ef: bool = True,
 ) -> list[Candidate]:
     """The user's ``limit`` nearest memories by cosine similarity.
 
@@ -128,7 +164,10 @@ async def vector_candidates(
             .limit(limit)
         )
     else:
-        await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(ef_search)})
+        if set_ef:  # else the caller set it in this transaction (``first_pass``)
+            await session.execute(
+                text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(ef_search)}
+            )
         statement = (
             select(Memory, (1 - distance).label("similarity"), lexemes)
             .options(*SLIM)
@@ -148,6 +187,194 @@ async def vector_candidates(
             ef_search=ef_search,
         )
     return [Candidate(row[0], float(row[1]), list(row[2] or [])) for row in rows]
+
+
+def _english_lexemes(query: str) -> Any:
+    return func.tsvector_to_array(func.to_tsvector(literal_column("'english'::regconfig"), query))
+
+
+async def first_pass(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    query: str,
+    vector: list[float] | None,
+    *,
+    tiers: Sequence[MemoryTier] | None,
+    limit: int,
+    per_tier: bool,
+    exact_max_rows: int,
+    ef_search: int,
+) -> FirstPass:
+    """One statement: the user's row count (capped), the query's search terms, the transaction's
+    ``hnsw.ef_search`` and, for users with at most ``exact_max_rows`` memories, the exact nearest
+    ``limit`` memories (``per_tier``: ``limit`` per tier, ranked by a window function).
+
+    The exact scan sits behind a one-time filter on the count (an InitPlan), so for larger users
+    PostgreSQL never runs it; the caller then searches the HNSW index (``vector_candidates`` with
+    ``set_ef=False``: this statement already set ``ef_search``).
+    """
+    capped = select(literal_column("1")).where(Memory.user_id == user_id).limit(exact_max_rows + 1).subquery()
+    counted = select(func.count().label("n")).select_from(capped).cte("counted")  # counted once
+    rows = select(counted.c.n).scalar_subquery()
+    head = select(
+        rows.label("n"),
+        _english_lexemes(query).label("q"),
+        func.set_config("hnsw.ef_search", str(ef_search), true()).label("ef"),
+    ).subquery("head")
+    if vector is None:
+        n, lexemes, _ = (await session.execute(select(head.c.n, head.c.q, head.c.ef))).one()
+        return FirstPass(int(n), int(n) <= exact_max_rows, list(lexemes or []), [])
+    similarity = 1 - Memory.embedding.op("<=>", return_type=Float)(vector)
+    scope = [*_scope(user_id, tiers), Memory.embedding.is_not(None), rows <= exact_max_rows]
+    if per_tier:  # the nearest ``limit`` of each tier
+        rank = func.row_number().over(partition_by=Memory.tier, order_by=(similarity.desc(), Memory.id))
+        ranked = (
+            select(Memory.id.label("id"), similarity.label("similarity"), rank.label("rn"))
+            .where(*scope)
+            .subquery("ranked")
+        )
+        nearest = (
+            select(ranked.c.id, ranked.c.similarity, ranked.c.rn)
+            .where(ranked.c.rn <= limit)
+            .subquery("nearest")
+        )
+    else:  # a top-N sort
+        nearest = (
+            select(Memory.id.label("id"), similarity.label("similarity"), literal(0).label("rn"))
+            .where(*scope)
+            .order_by(similarity.desc(), Memory.id)
+            .limit(limit)
+            .subquery("nearest")
+        )
+    statement = (
+        select(
+            head.c.n,
+            head.c.q,
+            head.c.ef,
+            Memory,
+            nearest.c.similarity,
+            func.tsvector_to_array(Memory.content_tsv),
+        )
+        .options(*SLIM)
+        .select_from(head)
+        .outerjoin(nearest, true())
+        .outerjoin(Memory, and_(Memory.id == nearest.c.id, Memory.user_id == user_id))
+        .order_by(nearest.c.rn, Memory.tier)
+    )
+    result = (await session.execute(statement)).all()
+    n = int(result[0][0])
+    candidates = [
+        Candidate(row[3], float(row[4]), list(row[5] or [])) for row in result if row[3] is not None
+    ]
+    return FirstPass(n, n <= exact_max_rows, list(result[0][1] or []), candidates)
+
+
+async def hnsw_candidates_per_tier(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    vector: list[float],
+    *,
+    tiers: Sequence[MemoryTier],
+    limit: int,
+    ef_search: int,
+) -> list[Candidate]:
+    """The ``limit`` nearest memories of each tier from ONE scan of the HNSW index.
+
+    pgvector (before 0.8) returns at most ``ef_search`` rows from an index scan and filters them
+    afterwards, so a scan per tier sees exactly the rows of that tier among the rows this single
+    scan (``LIMIT ef_search``, all the tiers) sees: the answer is the same, for one graph search
+    instead of one per tier. ``hnsw.ef_search`` must be set already (``first_pass`` does).
+    """
+    distance = Memory.embedding.op("<=>", return_type=Float)(vector)
+    scanned = (
+        select(Memory.id.label("id"), Memory.tier.label("tier"), (1 - distance).label("similarity"))
+        .where(*_scope(user_id, tiers), Memory.embedding.is_not(None))
+        .order_by(distance)
+        .limit(ef_search)
+        .subquery("scanned")
+    )
+    rank = func.row_number().over(
+        partition_by=scanned.c.tier, order_by=(scanned.c.similarity.desc(), scanned.c.id)
+    )
+    ranked = select(scanned.c.id, scanned.c.similarity, rank.label("rn")).subquery("ranked")
+    statement = (
+        select(Memory, ranked.c.similarity, func.tsvector_to_array(Memory.content_tsv))
+        .options(*SLIM)
+        .join(ranked, Memory.id == ranked.c.id)
+        .where(Memory.user_id == user_id, ranked.c.rn <= limit)
+        .order_by(Memory.tier, ranked.c.rn)
+    )
+    rows = (await session.execute(statement)).all()
+    return [Candidate(row[0], float(row[1]), list(row[2] or [])) for row in rows]
+
+
+async def second_pass(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    lexemes: Sequence[str],
+    vector: list[float] | None,
+    *,
+    tiers: Sequence[MemoryTier] | None,
+    limit: int,
+    per_tier: bool,
+    recent_tier: MemoryTier | None = None,
+    recent_limit: int = 0,
+) -> SecondPass:
+    """One statement: the memories sharing terms with the query (GIN index; best ``ts_rank``
+    first, ``limit`` in all or, ``per_tier``, per tier) and the ``recent_limit`` most recently used
+    memories of ``recent_tier``."""
+    parts: list[Any] = []
+    if lexemes:
+        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), _or_query(lexemes))
+        groups = len(tiers) if per_tier and tiers else 1
+        matches = (
+            select(Memory.id.label("id"), Memory.tier.label("tier"), Memory.content_tsv.label("tsv"))
+            .where(*_scope(user_id, tiers), Memory.content_tsv.op("@@")(tsquery))
+            .limit(LEXICAL_SCAN_CAP * groups)
+            .subquery("matches")
+        )
+        rank = func.row_number().over(
+            partition_by=matches.c.tier if per_tier else None,
+            order_by=(func.ts_rank(matches.c.tsv, tsquery).desc(), matches.c.id),
+        )
+        ranked = select(matches.c.id, literal(0).label("kind"), rank.label("rn")).subquery("lexical")
+        parts.append(select(ranked.c.id, ranked.c.kind, ranked.c.rn).where(ranked.c.rn <= limit))
+    if recent_tier is not None and recent_limit > 0:
+        order = (Memory.accessed_at.desc(), Memory.id)
+        parts.append(
+            select(
+                Memory.id.label("id"),
+                literal(1).label("kind"),
+                func.row_number().over(order_by=order).label("rn"),
+            )
+            .where(*_scope(user_id, [recent_tier]))
+            .order_by(*order)
+            .limit(recent_limit)
+        )
+    if not parts:
+        return SecondPass([], [])
+    both: Any = union_all(*parts) if len(parts) > 1 else parts[0]
+    found = both.subquery("found")
+    similarity: Any = (
+        (1 - Memory.embedding.op("<=>", return_type=Float)(vector)) if vector is not None else null()
+    )
+    statement = (
+        select(
+            Memory, found.c.kind, similarity.label("similarity"), func.tsvector_to_array(Memory.content_tsv)
+        )
+        .options(*SLIM)
+        .join(found, Memory.id == found.c.id)
+        .where(Memory.user_id == user_id)
+        .order_by(found.c.kind, Memory.tier, found.c.rn)
+    )
+    lexical: list[Candidate] = []
+    recent_rows: list[Memory] = []
+    for memory, kind, sim, terms in (await session.execute(statement)).all():
+        if kind == 0:
+            lexical.append(Candidate(memory, None if sim is None else float(sim), list(terms or [])))
+        else:
+            recent_rows.append(memory)
+    return SecondPass(lexical, recent_rows)
 
 
 async def query_lexemes(session: AsyncSession, query: str) -> list[str]:
@@ -236,9 +463,11 @@ async def mark_accessed(
 ) -> None:
     if not memory_ids:
         return
+    # ``= ANY(:ids)``: one statement text (and prepared statement) whatever the number of ids.
+    ids = bindparam("ids", list(memory_ids), type_=ARRAY(UUID(as_uuid=True)))
     await session.execute(
         update(Memory)
-        .where(Memory.user_id == user_id, Memory.id.in_(list(memory_ids)))
+        .where(Memory.user_id == user_id, Memory.id == any_(ids))
         .values(access_count=Memory.access_count + 1, accessed_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -263,30 +263,117 @@ async def _search(
     tuning: MemoryTuning,
     *,
     user_id: uuid.UUID,
+    text: str,
     vector: list[float] | None,
-    lexemes: Sequence[str],
     tiers: Sequence[MemoryTier] | None,
-    limit: int,
+    limits: dict[MemoryTier | None, int],
     now: datetime,
-) -> list[RecalledMemory]:
-    pool = max(limit * CANDIDATE_FACTOR, MIN_CANDIDATES)
-    candidates: dict[uuid.UUID, Candidate] = {}
+    recent_tier: MemoryTier | None = None,
+) -> tuple[dict[MemoryTier | None, list[RecalledMemory]], list[Memory]]:
+    """Hybrid search in as few round trips as possible.
+
+    ``limits`` maps each group to its result count: ``{None: n}`` searches ``tiers`` as one group;
+    ``{tier: n, ...}`` ranks each tier on its own (the companion). Returns each group's results
+    and, with ``recent_tier``, that tier's most recently used memories (``limits[recent_tier]``).
+
+    Small users (the exact path): 2 statements — (1) row count, query terms and the exact nearest
+    memories of every group; (2) lexical candidates of every group plus the recent memories.
+    Larger users add one HNSW search per group between the two.
+    """
+    per_tier = None not in limits
+    pool = max(max(limits.values()) * CANDIDATE_FACTOR, MIN_CANDIDATES)
+    first = await repository.first_pass(
+        session,
+        user_id,
+        text,
+        vector,
+        tiers=tiers,
+        limit=pool,
+        per_tier=per_tier,
+        exact_max_rows=tuning.exact_search_max_rows,
+        ef_search=tuning.hnsw_ef_search,
+    )
+    candidates: dict[MemoryTier | None, dict[uuid.UUID, Candidate]] = {group: {} for group in limits}
+
+    def add(group_candidates: Sequence[Candidate]) -> None:
+        for candidate in group_candidates:
+            group = candidate.memory.tier if per_tier else None
+            if group in candidates:
+                candidates[group].setdefault(candidate.memory.id, candidate)
+
     if vector is not None:
-        # The extra candidates only feed the re-ranking: the index answering ``limit`` is enough.
-        for candidate in await _nearest(session, tuning, user_id, vector, tiers, pool, enough=limit):
-            candidates[candidate.memory.id] = candidate
-    rare = [lexeme for lexeme in lexemes if lexeme not in await _common(session)]
-    for candidate in await repository.lexical_candidates(
-        session, user_id, rare, vector, tiers=tiers, limit=pool
-    ):
-        candidates.setdefault(candidate.memory.id, candidate)
-    results: list[RecalledMemory] = []
-    for candidate in candidates.values():
-        score, parts = _breakdown(candidate, lexemes, now)
-        if scoring.passes_floor(candidate.similarity, parts["lexical"], tuning.similarity_floor):
-            results.append(RecalledMemory(candidate.memory, score, parts))
-    results.sort(key=lambda r: (-r.score, r.memory.id))
-    return results[:limit]
+        if first.exact:
+            add(first.candidates)
+        elif per_tier:  # one index scan for every tier; the exact scan for a tier it leaves short
+            add(
+                await repository.hnsw_candidates_per_tier(
+                    session,
+                    user_id,
+                    vector,
+                    tiers=[group for group in limits if group is not None],
+                    limit=pool,
+                    ef_search=tuning.hnsw_ef_search,
+                )
+            )
+            for group, limit in limits.items():
+                if group is not None and len(candidates[group]) < limit:
+                    candidates[group].clear()  # as a scan of that tier alone would have: exact
+                    add(
+                        await repository.vector_candidates(
+                            session,
+                            user_id,
+                            vector,
+                            tiers=[group],
+                            limit=pool,
+                            exact=True,
+                            ef_search=tuning.hnsw_ef_search,
+                        )
+                    )
+        else:
+            for group, limit in limits.items():
+                # The extra candidates only feed the re-ranking: the index answering ``limit`` is enough.
+                add(
+                    await repository.vector_candidates(
+                        session,
+                        user_id,
+                        vector,
+                        tiers=tiers if group is None else [group],
+                        limit=pool,
+                        exact=False,
+                        ef_search=tuning.hnsw_ef_search,
+                        enough=limit,
+                        set_ef=False,
+                    )
+                )
+    common = await _common(session)
+    rare = [lexeme for lexeme in first.lexemes if lexeme not in common]
+    second = await repository.second_pass(
+        session,
+        user_id,
+        rare,
+        vector,
+        tiers=tiers,
+        limit=pool,
+        per_tier=per_tier,
+        # Sorting a small user's rows by last access is cheap, so the recent memories come along
+        # whether needed or not; a large user's are fetched below only when the tier is short.
+        recent_tier=recent_tier if first.exact else None,
+        recent_limit=limits.get(recent_tier, 0) if recent_tier is not None else 0,
+    )
+    add(second.lexical)
+    found: dict[MemoryTier | None, list[RecalledMemory]] = {}
+    for group, limit in limits.items():
+        results: list[RecalledMemory] = []
+        for candidate in candidates[group].values():
+            score, parts = _breakdown(candidate, first.lexemes, now)
+            if scoring.passes_floor(candidate.similarity, parts["lexical"], tuning.similarity_floor):
+                results.append(RecalledMemory(candidate.memory, score, parts))
+        results.sort(key=lambda r: (-r.score, r.memory.id))
+        found[group] = results[:limit]
+    recent = second.recent
+    if recent_tier is not None and not first.exact and len(found[recent_tier]) < limits[recent_tier]:
+        recent = await repository.recent(session, user_id, tiers=[recent_tier], limit=limits[recent_tier])
+    return found, recent
 
 
 async def _common(session: AsyncSession) -> frozenset[str]:
@@ -332,17 +419,17 @@ async def recall(
     _check_limit(limit)
     now = datetime.now(UTC)
     vector = await _embed_one(embedder, text)
-    lexemes = await repository.query_lexemes(session, text)
-    results = await _search(
+    found, _ = await _search(
         session,
         tuning_of(embedder),
         user_id=user_id,
+        text=text,
         vector=vector,
-        lexemes=lexemes,
         tiers=tier_filter,
-        limit=limit,
+        limits={None: limit},
         now=now,
     )
+    results = found[None]
     await _mark_accessed(session, user_id, results, now)
     return results
 
@@ -362,33 +449,33 @@ async def recall_for_companion(
     if not text:
         return []
     now = datetime.now(UTC)
-    tuning = tuning_of(embedder)
     vector = await _embed_one(embedder, text)
-    lexemes = await repository.query_lexemes(session, text)
     tiers = [MemoryTier.personal, MemoryTier.task]
     if is_about_goals(text):
         tiers.insert(1, MemoryTier.project)
+    found, recent = await _search(
+        session,
+        tuning_of(embedder),
+        user_id=user_id,
+        text=text,
+        vector=vector,
+        tiers=tiers,
+        limits={tier: COMPANION_LIMITS[tier] for tier in tiers},
+        now=now,
+        recent_tier=MemoryTier.task,
+    )
     results: list[RecalledMemory] = []
     for tier in tiers:
         limit = COMPANION_LIMITS[tier]
-        found = await _search(
-            session,
-            tuning,
-            user_id=user_id,
-            vector=vector,
-            lexemes=lexemes,
-            tiers=[tier],
-            limit=limit,
-            now=now,
-        )
-        if tier is MemoryTier.task and len(found) < limit:
-            seen = {r.memory.id for r in found}
-            for memory in await repository.recent(session, user_id, tiers=[tier], limit=limit):
-                if memory.id in seen or len(found) >= limit:
+        matches = found[tier]
+        if tier is MemoryTier.task and len(matches) < limit:
+            seen = {r.memory.id for r in matches}
+            for memory in recent:
+                if memory.id in seen or len(matches) >= limit:
                     continue
                 score, parts = _breakdown(Candidate(memory, None, []), [], now)
-                found.append(RecalledMemory(memory, score, {**parts, "strategy": "recent"}))
-        results.extend(found)
+                matches.append(RecalledMemory(memory, score, {**parts, "strategy": "recent"}))
+        results.extend(matches)
     await _mark_accessed(session, user_id, results, now)
     return results
 

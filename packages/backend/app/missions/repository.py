@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -115,13 +115,32 @@ async def archive_open_missions(
     return len(ids)
 
 
+def _due(user_id: uuid.UUID, today: date) -> list[Any]:
+    return [Mission.user_id == user_id, Mission.status == "deferred", Mission.deferred_until <= today]
+
+
+async def due_goal_ids(session: AsyncSession, user_id: uuid.UUID, today: date) -> set[uuid.UUID]:
+    """The goals with deferred missions whose day has come (a plain read: no row is locked)."""
+    rows = await session.execute(select(Mission.goal_id).where(*_due(user_id, today)).distinct())
+    return set(rows.scalars())
+
+
 async def reactivate_due(
-    session: AsyncSession, user_id: uuid.UUID, today: date, now: datetime
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    today: date,
+    now: datetime,
+    goal_ids: Collection[uuid.UUID],
 ) -> list[uuid.UUID]:
-    """Deferred missions whose day has come are pending again."""
+    """Deferred missions of ``goal_ids`` whose day has come are pending again.
+
+    The caller holds those goals' row locks (lock order: goals, then missions).
+    """
+    if not goal_ids:
+        return []
     result = await session.execute(
         update(Mission)
-        .where(Mission.user_id == user_id, Mission.status == "deferred", Mission.deferred_until <= today)
+        .where(*_due(user_id, today), Mission.goal_id.in_(goal_ids))
         .values(status="pending", deferred_until=None)
         .returning(Mission.id)
         .execution_options(synchronize_session=False)
@@ -207,6 +226,7 @@ async def triad_candidates(session: AsyncSession, user_id: uuid.UUID) -> Sequenc
         .join(Goal, and_(Goal.id == Mission.goal_id, Goal.user_id == user_id))
         .where(Mission.user_id == user_id, Mission.status.in_(ELIGIBLE_STATUSES), Goal.status == "active")
         .order_by(Mission.created_at, Mission.position, Mission.id)
+        .execution_options(populate_existing=True)  # read again after locking: rows may have changed
     )
     return rows.all()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, cast
@@ -379,8 +380,15 @@ async def top_up_goal(session: AsyncSession, goal: Goal, target: int) -> int:
     return await repository.insert_generated_missions(session, rows)
 
 
-async def reactivate_due(session: AsyncSession, user: User, today: date, now: datetime) -> int:
-    return len(await repository.reactivate_due(session, user.id, today, now))
+async def due_goal_ids(session: AsyncSession, user: User, today: date) -> set[uuid.UUID]:
+    return await repository.due_goal_ids(session, user.id, today)
+
+
+async def reactivate_due(
+    session: AsyncSession, user: User, today: date, now: datetime, locked_goal_ids: Collection[uuid.UUID]
+) -> int:
+    """Reactivate the due deferred missions of goals whose rows the caller has locked."""
+    return len(await repository.reactivate_due(session, user.id, today, now, locked_goal_ids))
 
 
 @export_section("missions")

@@ -32,11 +32,12 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.goals import repository as goals
 from app.goals.clock import local_date
 from app.missions import repository
 from app.missions.rules import ENERGY_RANK
 from app.missions.schemas import MissionOut, TriadEntry, TriadFactors, TriadOut
-from app.models import Goal, Mission, User
+from app.models import DailyTriad, Goal, Mission, User
 
 WEIGHTS: Final = {"importance": 0.4, "urgency": 0.3, "energy_match": 0.2, "value_diversity": 0.1}
 SLOTS: Final = ("high", "medium", "low")
@@ -148,28 +149,34 @@ async def current_energy(
     return "medium", "default"
 
 
+async def _candidates(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Mission, Goal]]:
+    return [(row[0], row[1]) for row in await repository.triad_candidates(session, user_id)]
+
+
 async def get_triad(
     session: AsyncSession, user: User, now: datetime, stated_energy: str | None = None
 ) -> TriadOut:
+    """The day's triad. Serving the stored one is plain reads; rows are locked only to write.
+
+    Computing it writes mission rows (due deferred missions are reactivated, the picks' priority
+    scores saved), so it follows the lock order (docs/goals.md): the goals of every mission it may
+    write are locked first, all at once in id order, and the missions read again under the locks.
+    """
     today = local_date(now, user.timezone)
-    await repository.reactivate_due(session, user.id, today, now)
+    due = await repository.due_goal_ids(session, user.id, today)
     stored = await repository.get_triad(session, user.id, today)
-    candidates = [(row[0], row[1]) for row in await repository.triad_candidates(session, user.id)]
-    eligible = {mission.id for mission, _ in candidates}
-    if stored is not None and _still_valid(stored.slots, eligible):
-        missions = await repository.get_missions(
-            session, user.id, [_uuid(slot["mission_id"]) for slot in stored.slots]
-        )
-        return _out(
-            user,
-            today,
-            stored.slots,
-            missions,
-            stored.energy,
-            stored.energy_source,
-            stored.computed_at,
-            stored.refresh_count,
-        )
+    candidates = await _candidates(session, user.id)
+    if not due and stored is not None and _still_valid(stored.slots, {m.id for m, _ in candidates}):
+        return await _stored_out(session, user, today, stored)
+
+    locked = set(await goals.lock_goals(session, user.id, due | {goal.id for _, goal in candidates}))
+    await repository.reactivate_due(session, user.id, today, now, locked)
+    # Read again under the locks: a goal archived meanwhile has taken its missions with it. A goal
+    # that got its first eligible mission since the first read was not locked: left for the next one.
+    candidates = [(m, g) for m, g in await _candidates(session, user.id) if g.id in locked]
+    stored = await repository.get_triad(session, user.id, today)  # a concurrent request's, maybe
+    if stored is not None and _still_valid(stored.slots, {m.id for m, _ in candidates}):
+        return await _stored_out(session, user, today, stored)
 
     energy, source = await current_energy(session, user.id, stated_energy, now)
     completed_today = await repository.completed_categories(session, user.id, today)
@@ -196,6 +203,22 @@ async def get_triad(
     refresh_count = stored.refresh_count + 1 if stored is not None else 0
     missions = {item.mission.id: item.mission for item in picked}
     return _out(user, today, slots, missions, energy, source, now, refresh_count)
+
+
+async def _stored_out(session: AsyncSession, user: User, today: date, stored: DailyTriad) -> TriadOut:
+    missions = await repository.get_missions(
+        session, user.id, [_uuid(slot["mission_id"]) for slot in stored.slots]
+    )
+    return _out(
+        user,
+        today,
+        stored.slots,
+        missions,
+        stored.energy,
+        stored.energy_source,
+        stored.computed_at,
+        stored.refresh_count,
+    )
 
 
 def _uuid(value: str) -> uuid.UUID:

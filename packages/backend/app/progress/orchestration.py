@@ -8,8 +8,9 @@
 Idempotent: each step converges: reactivation and streak resets are conditional updates,
 snapshots are unique per (user_id, local_date) and written with ON CONFLICT, and the top-up locks
 the goal's row and keys generated missions per goal (unique (goal_id, generation_key), ON CONFLICT
-DO NOTHING). Locks are taken in the order requests take them (missions, then goals, then
-streaks), so a nightly run and a completing request cannot deadlock.
+DO NOTHING). Locks are taken in the order requests take them (docs/goals.md, "Lock order"): the
+goals whose missions the run writes, all at once in id order, then missions, then streaks; so a
+nightly run cannot deadlock with a completing request, an archival or a triad computation.
 """
 
 from __future__ import annotations
@@ -47,9 +48,15 @@ async def run_nightly(
         return None
     today = local_date(now, user.timezone)
     result = NightlyResult(user_id=str(user.id), today=today)
-    result.reactivated = await missions.reactivate_due(session, user, today, now)
+    # Lock order (docs/goals.md): every goal this run writes missions of — active goals (top-up)
+    # and goals with due deferred missions (reactivation) — is locked first, all at once, in id order.
+    due = await missions.due_goal_ids(session, user, today)
+    active = {goal.id for goal in await goals.active_goals(session, user.id)}
+    locked = set(await goals.lock_goals(session, user.id, due | active))
+    result.reactivated = await missions.reactivate_due(session, user, today, now, locked)
     for goal in await goals.active_goals(session, user.id):
-        result.missions_added += await missions.top_up_goal(session, goal, pending_target)
+        if goal.id in locked:  # a goal activated since is topped up by the next run
+            result.missions_added += await missions.top_up_goal(session, goal, pending_target)
     result.streaks_reset = await repository.expire_streaks(session, user.id, today)
     result.snapshots = [day.isoformat() for day in await progress.snapshot_missing_days(session, user, today)]
     return result

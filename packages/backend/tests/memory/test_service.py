@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import ValidationFailed
@@ -249,3 +249,85 @@ async def test_the_hnsw_path_gives_the_exact_answer(db: AsyncSession, local_embe
         assert all(h.memory.user_id == user_id for h in via_index)
         if tiers != ["task"]:
             assert mine.memory.id in {h.memory.id for h in via_index}
+
+
+async def test_a_companion_turn_takes_three_statements(
+    db: AsyncSession, local_embedder: LocalEmbedder
+) -> None:
+    """Small users: terms + count + exact candidates of every tier, then lexical candidates + recent
+    task memories, then one access-stat UPDATE — whatever the number of tiers recalled."""
+    user_id = await new_user(db)
+    for tier, content in [
+        ("personal", "I love hiking in the mountains."),
+        ("project", "Goal: run a marathon in October."),
+        ("task", "Booked the physio for Tuesday."),
+        ("task", "Bought new running shoes."),
+    ]:
+        await service.remember(db, local_embedder, user_id=user_id, tier=tier, content=content, source="t")
+    await db.commit()
+    await service.recall(db, local_embedder, user_id=user_id, query="warm up")  # cache the common terms
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    engine = db.bind.sync_engine  # type: ignore[union-attr]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        chat = await service.recall_for_companion(
+            db, local_embedder, user_id=user_id, message="How is my marathon training plan going?"
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(statements) == 3, statements
+    assert {h.memory.tier for h in chat} == {MemoryTier.personal, MemoryTier.project, MemoryTier.task}
+    await db.commit()
+    db.expire_all()
+    stored = (await db.execute(select(Memory).where(Memory.user_id == user_id))).scalars().all()
+    returned = {h.memory.id for h in chat}
+    assert {m.id for m in stored if m.access_count == 2} == returned  # remembered (1) + this turn
+    assert all(m.access_count == 1 for m in stored if m.id not in returned)
+
+
+async def test_the_companion_hnsw_path_gives_the_exact_answer(
+    db: AsyncSession, local_embedder: LocalEmbedder
+) -> None:
+    user_id = await new_user(db)
+    other = await new_user(db, "user_noise")
+    for i in range(20):
+        await service.remember(
+            db,
+            local_embedder,
+            user_id=other,
+            tier="personal",
+            content=f"I enjoy gardening, note {i}",
+            source="t",
+        )
+    for tier, content in [
+        ("personal", "Gardening relaxes me."),
+        ("personal", "I am allergic to cats."),
+        ("project", "Plan: grow tomatoes on the balcony this summer."),
+        ("task", "Watered the basil."),
+    ]:
+        await service.remember(db, local_embedder, user_id=user_id, tier=tier, content=content, source="t")
+    await db.commit()
+    hnsw = LocalEmbedder(tuning=MemoryTuning(0.15, 0.9, exact_search_max_rows=0, hnsw_ef_search=10))
+    exact = LocalEmbedder(tuning=MemoryTuning(0.15, 0.9, exact_search_max_rows=10_000))
+    message = "What is my plan for the garden?"
+    via_index = await service.recall_for_companion(db, hnsw, user_id=user_id, message=message)
+    via_scan = await service.recall_for_companion(db, exact, user_id=user_id, message=message)
+    assert {h.memory.id for h in via_index} == {h.memory.id for h in via_scan}
+    assert all(h.memory.user_id == user_id for h in via_index)
+
+
+async def test_a_message_of_stop_words_still_gets_recent_task_context(
+    db: AsyncSession, local_embedder: LocalEmbedder
+) -> None:
+    """No search terms: no lexical search, yet the recent task memories still come along."""
+    user_id = await new_user(db)
+    task = await service.remember(
+        db, local_embedder, user_id=user_id, tier="task", content="Called the plumber.", source="t"
+    )
+    chat = await service.recall_for_companion(db, local_embedder, user_id=user_id, message="How are you?")
+    assert task.memory.id in {h.memory.id for h in chat}
+    assert await service.recall_for_companion(db, DownEmbedder(), user_id=user_id, message="Is it?") != []

@@ -204,3 +204,45 @@ async def test_the_nightly_job_twice_changes_nothing_the_second_time(
     assert len(await snapshots(db, user_id)) == 1
     count = (await db.execute(select(func.count()).select_from(Mission))).scalar_one()
     assert count == 6
+
+
+async def test_the_nightly_run_while_a_goal_is_archived_and_the_triad_computed_never_deadlocks(
+    api: Any,
+    clock: FakeClock,
+    client: Any,
+    auth_headers: Any,
+    db: AsyncSession,
+    engine: AsyncEngine,
+) -> None:
+    """The nightly run locks every goal it writes missions of at once, in id order (the lock
+    order of docs/goals.md), like the triad and unlike one goal after another by age."""
+    me: Api = api("user_a")
+    headers = auth_headers("user_a")
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    kept = await me.goal(title="Learn Spanish", value_category="growth")
+    user_id = await user_id_of(db, "user_a")
+
+    async def nightly(at: datetime) -> None:
+        async with sessions() as session, session.begin():
+            await run_nightly(session, user_id, at, 5)
+
+    for _ in range(4):
+        goals = [kept, await me.goal(), await me.goal(title="Write a novel", value_category="craft")]
+        for goal in goals:
+            for n in range(2):
+                mission = await me.mission(goal["id"], title=f"Step {n}")
+                await me.post(f"/missions/{mission['id']}/defer")
+        now = clock.advance(days=1)  # the deferred missions are due
+        _, archive, triad = await asyncio.gather(
+            nightly(now),
+            client.delete(f"/api/v1/goals/{goals[1]['id']}", headers=headers),
+            client.get("/api/v1/missions/triad", headers=headers),
+        )
+        assert archive.status_code == 204, archive.text
+        assert triad.status_code == 200, triad.text
+
+        archived = await me.get("/missions", params={"goal_id": goals[1]["id"], "limit": 200})
+        assert {mission["status"] for mission in archived["items"]} == {"archived"}
+        for goal in (goals[0], goals[2]):
+            assert len(await pending(db, goal["id"])) >= 5
+        await me.delete(f"/goals/{goals[2]['id']}")
