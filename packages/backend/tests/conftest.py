@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -20,6 +21,7 @@ from app.main import create_app
 from app.models import Base
 from tests.support.auth import TestKey, bearer
 from tests.support.services import ServiceURLs, service_urls
+from tests.support.worker import run_burst_worker
 
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 # One signing key for the session; its public half is the app's CLERK_JWT_KEY by default.
@@ -134,3 +136,28 @@ def auth_headers() -> Any:
         return bearer(SIGNING_KEY.mint(sub, **claims))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def local_embedder() -> Any:
+    """The bundled local embedding model, loaded once for the whole session."""
+    from app.memory.embeddings import LocalEmbedder
+
+    embedder = LocalEmbedder()
+    embedder.load()
+    return embedder
+
+
+@pytest.fixture
+def run_worker() -> Any:
+    """``await run_worker(settings)``: a real ARQ worker in burst mode until the queue is empty."""
+    return run_burst_worker
+
+
+@pytest.fixture
+async def pool(settings: Settings) -> AsyncIterator[ArqRedis]:
+    """An ARQ pool on the test Redis, for enqueueing jobs the way the app does."""
+    assert settings.redis_url
+    arq_pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    yield arq_pool
+    await arq_pool.aclose()

@@ -10,15 +10,12 @@ import pytest
 
 from app.core.config import Settings
 from app.memory.embeddings import LocalEmbedder
-from app.workers.main import create_worker
 from tests.companion.openai_server import OpenAIServer
 
 
-@pytest.fixture(scope="session")
-def embedder() -> LocalEmbedder:
-    model = LocalEmbedder()
-    model.load()
-    return model
+@pytest.fixture
+def embedder(local_embedder: LocalEmbedder) -> LocalEmbedder:
+    return local_embedder
 
 
 @pytest.fixture
@@ -47,18 +44,3 @@ async def model_client(app_factory: Any, model_settings: Settings) -> AsyncItera
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as http:
         yield http
-
-
-@pytest.fixture
-def run_worker() -> Any:
-    """``await run_worker(settings)``: a real ARQ worker in burst mode until the queue is empty."""
-
-    async def run(settings: Settings) -> Any:
-        worker = create_worker(settings, burst=True, handle_signals=False, poll_delay=0.01)
-        try:
-            await worker.main()
-        finally:
-            await worker.close()
-        return worker
-
-    return run

@@ -7,8 +7,9 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.local_server import JSONHandler, LocalServer
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Script:
 
 
 @dataclass
-class OpenAIServer:
+class OpenAIServer(LocalServer):
     script: Script = field(default_factory=Script)
     requests: list[dict[str, Any]] = field(default_factory=list)
 
@@ -38,52 +39,27 @@ class OpenAIServer:
         self._lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JSONHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: Any) -> None:
-                return
-
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = self.read_json()
                 with server._lock:
                     server.requests.append(
                         {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
                     )
                     index = len(server.requests)
                 if not self.path.endswith("/chat/completions"):
-                    self._json(404, {"error": {"message": "not found"}})
+                    self.send_json(404, {"error": {"message": "not found"}})
                     return
                 server._answer(self, body, index)
 
-            def _json(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
         self.Handler = Handler
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def __enter__(self) -> OpenAIServer:
-        self._thread.start()
-        return self
+        LocalServer.__init__(self, Handler, "/v1")
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
+        self._stop.set()  # release handlers stalled on purpose before shutting down
+        super().__exit__(*exc)
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [
@@ -98,7 +74,7 @@ class OpenAIServer:
         if index <= script.fail_first or (
             script.mode == "error500" and not (is_json_call and script.chat_mode_only)
         ):
-            handler._json(500, {"error": {"message": "upstream exploded", "type": "server_error"}})
+            handler.send_json(500, {"error": {"message": "upstream exploded", "type": "server_error"}})
             return
         if is_json_call:
             system = " ".join(
@@ -141,7 +117,7 @@ class OpenAIServer:
             self._raw(handler, b"data: [DONE]\n\n")
             self._raw(handler, b"", final=True)
             return
-        handler._json(
+        handler.send_json(
             200,
             {
                 "id": "chatcmpl-t",

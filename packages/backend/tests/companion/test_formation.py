@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -28,14 +28,6 @@ from tests.companion.support import chat
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-@pytest.fixture
-async def pool(settings: Settings) -> Any:
-    assert settings.redis_url
-    arq_pool: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-    yield arq_pool
-    await arq_pool.aclose()
 
 
 async def exchange(

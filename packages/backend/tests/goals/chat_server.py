@@ -6,10 +6,10 @@ error status."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.local_server import JSONHandler, LocalServer
 
 
 def plan_json(
@@ -38,17 +38,16 @@ def plan_json(
     }
 
 
-class ChatServer:
+class ChatServer(LocalServer):
     def __init__(self, api_key: str = "sk-test-chat") -> None:
         self.api_key = api_key
         self.replies: list[dict[str, Any] | str | int] = []
         self.requests: list[dict[str, Any]] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JSONHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = self.read_json()
                 server.requests.append({"path": self.path, "body": body})
                 if self.path != "/v1/chat/completions":
                     self.send_error(404)
@@ -77,7 +76,8 @@ class ChatServer:
                         }
                     ]
                     finish = "tool_calls"
-                payload = json.dumps(
+                self.send_json(
+                    200,
                     {
                         "id": f"chatcmpl-{len(server.requests)}",
                         "object": "chat.completion",
@@ -85,33 +85,10 @@ class ChatServer:
                         "model": body.get("model", "test"),
                         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                         "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                    },
+                )
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def __enter__(self) -> ChatServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
+        super().__init__(Handler, "/v1")
 
 
 def serve() -> Iterator[ChatServer]:

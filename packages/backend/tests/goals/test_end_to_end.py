@@ -9,8 +9,8 @@ from typing import Any
 from arq.connections import RedisSettings, create_pool
 
 from app.core.config import Settings
-from app.workers.main import create_worker
 from tests.goals.support import LOS_ANGELES, Api, FakeClock
+from tests.support.worker import run_burst_worker
 
 
 async def nightly(settings: Settings, now: str) -> None:
@@ -20,11 +20,7 @@ async def nightly(settings: Settings, now: str) -> None:
         await pool.enqueue_job("nightly_sweep", now, _job_id=f"sweep-{now}")
     finally:
         await pool.aclose()
-    worker = create_worker(settings, burst=True, handle_signals=False, poll_delay=0.01, cron_jobs=[])
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
+    worker = await run_burst_worker(settings, cron_jobs=[])
     assert worker.jobs_failed == 0
 
 

@@ -8,19 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from app.core.config import Settings
-from app.memory.embeddings import LocalEmbedder
-from app.workers.main import create_worker
 from tests.memory.openai_server import OpenAIEmbeddingsServer
-
-
-@pytest.fixture(scope="session")
-def local_embedder() -> LocalEmbedder:
-    embedder = LocalEmbedder()
-    embedder.load()
-    return embedder
 
 
 @pytest.fixture
@@ -47,29 +37,6 @@ async def openai_client(app_factory: Any, openai_settings: Settings) -> AsyncIte
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as http:
         yield http
-
-
-@pytest.fixture
-async def pool(settings: Settings) -> AsyncIterator[ArqRedis]:
-    assert settings.redis_url
-    arq_pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-    yield arq_pool
-    await arq_pool.aclose()
-
-
-@pytest.fixture
-def run_worker() -> Any:
-    """``await run_worker(settings)``: a real ARQ worker in burst mode until the queue is empty."""
-
-    async def run(settings: Settings) -> Any:
-        worker = create_worker(settings, burst=True, handle_signals=False, poll_delay=0.01)
-        try:
-            await worker.main()
-        finally:
-            await worker.close()
-        return worker
-
-    return run
 
 
 @pytest.fixture

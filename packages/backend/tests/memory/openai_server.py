@@ -7,12 +7,11 @@ text always gets the same vector. ``failing`` makes it answer 500.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.local_server import JSONHandler, LocalServer
 
 
 def fake_vector(text: str, dimensions: int) -> list[float]:
@@ -24,7 +23,7 @@ def fake_vector(text: str, dimensions: int) -> list[float]:
     return [x / norm for x in vector]
 
 
-class OpenAIEmbeddingsServer:
+class OpenAIEmbeddingsServer(LocalServer):
     def __init__(self, api_key: str = "sk-test-embeddings") -> None:
         self.api_key = api_key
         self.failing = False
@@ -32,10 +31,9 @@ class OpenAIEmbeddingsServer:
         self.requests: list[dict[str, Any]] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JSONHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = self.read_json()
                 server.requests.append(
                     {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
                 )
@@ -55,35 +53,13 @@ class OpenAIEmbeddingsServer:
                     for i, text in enumerate(inputs)
                 ]
                 data.reverse()  # clients must order by "index", not by position
-                payload = json.dumps(
-                    {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1}}
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send_json(
+                    200,
+                    {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1}},
+                )
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        super().__init__(Handler, "/v1")
 
     @property
     def embedding_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == "/v1/embeddings"]
-
-    def __enter__(self) -> OpenAIEmbeddingsServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -18,24 +16,13 @@ from app.core.config import Settings
 from app.missions import service as missions
 from app.models import DailyProgress, Goal, Mission, Streak, User
 from app.progress.orchestration import run_nightly
-from app.workers.main import FUNCTIONS, create_worker, cron_jobs
+from app.workers.main import FUNCTIONS, cron_jobs
 from tests.goals.support import LOS_ANGELES, TONGATAPU, Api, FakeClock
-
-
-@pytest.fixture
-async def pool(settings: Settings) -> AsyncIterator[ArqRedis]:
-    assert settings.redis_url
-    arq_pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-    yield arq_pool
-    await arq_pool.aclose()
+from tests.support.worker import run_burst_worker
 
 
 async def run_worker(settings: Settings) -> Any:
-    worker = create_worker(settings, burst=True, handle_signals=False, poll_delay=0.01, cron_jobs=[])
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
+    worker = await run_burst_worker(settings, cron_jobs=[])
     assert worker.jobs_failed == 0
     return worker
 

@@ -4,16 +4,16 @@ that speaks Clerk's Backend API format so the real fetching code runs."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.support.local_server import JSONHandler, LocalServer
 
 AZP = "http://localhost:3000"
 
@@ -70,7 +70,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-class JWKSServer:
+class JWKSServer(LocalServer):
     """``GET /v1/jwks`` on 127.0.0.1, requiring ``Authorization: Bearer <secret>``."""
 
     def __init__(self, secret: str) -> None:
@@ -80,7 +80,7 @@ class JWKSServer:
         self.failing = False
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JSONHandler):
             def do_GET(self) -> None:
                 server.requests += 1
                 if server.failing:
@@ -89,29 +89,6 @@ class JWKSServer:
                 if self.path != "/v1/jwks" or self.headers.get("Authorization") != f"Bearer {server.secret}":
                     self.send_error(401 if self.path == "/v1/jwks" else 404)
                     return
-                body = json.dumps({"keys": server.keys}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_json(200, {"keys": server.keys})
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> JWKSServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
+        super().__init__(Handler)
