@@ -29,14 +29,11 @@ import os
 import pstats
 import secrets
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +44,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench import report
+from bench.servers import uvicorn_server
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 CONCURRENCY = int(os.environ.get("AUTH_BENCH_CONCURRENCY", "16"))
@@ -123,54 +121,6 @@ def _settings_env(database_url: str, redis_url: str, public_pem: str) -> dict[st
         "ENVIRONMENT": "production",
         "LOG_LEVEL": "INFO",
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _server(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, int]]:
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    full_env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(BACKEND_DIR)), **env}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=BACKEND_DIR, env=full_env, stdout=log, stderr=log)  # noqa: S603
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"uvicorn exited: {log_path.read_text()[-2000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(url + TRIVIAL, timeout=1).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("uvicorn did not start within 60 s")
-                time.sleep(0.2)
-            yield url, process.pid
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -456,7 +406,7 @@ def main() -> None:
         key, public_pem = _key_pair()
         headers = _tokens(key)
         env = _settings_env(postgres.url, redis.url, public_pem)
-        with _server(env, root / "server.log") as (url, pid):
+        with uvicorn_server(env, root / "server.log") as (url, pid):
             rounds = asyncio.run(_measure(url, pid, headers))
         profile = _profile(env, headers)
         body = (

@@ -27,12 +27,9 @@ import multiprocessing
 import os
 import secrets
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +39,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench import report
+from bench.servers import free_port, uvicorn_server
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 REQUESTS = int(os.environ.get("COMPANION_BENCH_REQUESTS", "200"))
@@ -128,12 +126,6 @@ def _serve_model(port: int) -> None:
 # --- environment ------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _tokens(key: rsa.RSAPrivateKey, count: int, prefix: str) -> list[dict[str, str]]:
     now = int(time.time())
     return [
@@ -155,50 +147,6 @@ def _tokens(key: rsa.RSAPrivateKey, count: int, prefix: str) -> list[dict[str, s
         }
         for i in range(count)
     ]
-
-
-@contextlib.contextmanager
-def _server(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--backlog",
-        "4096",
-    ]
-    full_env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(BACKEND_DIR)), **env}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=BACKEND_DIR, env=full_env, stdout=log, stderr=log)  # noqa: S603
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"uvicorn exited: {log_path.read_text()[-2000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(url + "/api/v1/health/live", timeout=1).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("uvicorn did not start within 60 s")
-                time.sleep(0.2)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 # --- measuring ------------------------------------------------------------------------------------
@@ -295,7 +243,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="dlt-bench-chat-"))
     stops = []
-    model_port = _free_port()
+    model_port = free_port()
     model = multiprocessing.get_context("spawn").Process(target=_serve_model, args=(model_port,), daemon=True)
     model.start()
     stops.append(model.terminate)
@@ -329,7 +277,10 @@ def main() -> None:
         users_needed = max(REQUESTS // 15 + 6, max(LEVELS) // 15 + 1)
         results: dict[str, Run] = {}
         levels: list[tuple[int, Run, float]] = []
-        with _server(model_env, root / "server-model.log") as url:
+        with uvicorn_server(model_env, root / "server-model.log", "--backlog", "4096", stop_timeout=30) as (
+            url,
+            _,
+        ):
             headers = _tokens(key, max(users_needed, 40), "user_model")
             asyncio.run(_provision(url, headers))
             results["model path (instant server)"] = asyncio.run(_sequential(url, headers))
@@ -338,7 +289,10 @@ def main() -> None:
                 asyncio.run(_provision(url, level_headers))
                 run, seconds = asyncio.run(_concurrent(url, level_headers, level))
                 levels.append((level, run, seconds))
-        with _server(base_env, root / "server-offline.log") as url:
+        with uvicorn_server(base_env, root / "server-offline.log", "--backlog", "4096", stop_timeout=30) as (
+            url,
+            _,
+        ):
             headers = _tokens(key, max(users_needed, 40), "user_offline")
             asyncio.run(_provision(url, headers))
             results["offline responder"] = asyncio.run(_sequential(url, headers))
