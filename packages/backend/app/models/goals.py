@@ -16,12 +16,11 @@ from sqlalchemy import (
     String,
     Text,
     func,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TimestampMixin
+from app.db.base import Base, TimestampMixin, owner_id, uuid_pk
 
 GOAL_TYPES = ("abstract", "concrete")
 VALUE_CATEGORIES = ("health", "craft", "growth", "connection")
@@ -34,19 +33,11 @@ def one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
-def _uuid_pk() -> Mapped[uuid.UUID]:
-    return mapped_column(UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
-
-
-def _owner() -> Mapped[uuid.UUID]:
-    return mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
-
-
 class Goal(TimestampMixin, Base):
     __tablename__ = "goals"
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
-    user_id: Mapped[uuid.UUID] = _owner()
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_id()
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     goal_type: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -74,8 +65,8 @@ class Goal(TimestampMixin, Base):
 class GoalMilestone(Base):
     __tablename__ = "goal_milestones"
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
-    user_id: Mapped[uuid.UUID] = _owner()
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_id()
     goal_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("goals.id", ondelete="CASCADE"), nullable=False, index=True
     )
@@ -96,8 +87,8 @@ class DecompositionProposal(TimestampMixin, Base):
 
     __tablename__ = "decomposition_proposals"
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
-    user_id: Mapped[uuid.UUID] = _owner()
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_id()
     goal_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("goals.id", ondelete="CASCADE"), nullable=False
     )

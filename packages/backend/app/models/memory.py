@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TimestampMixin
+from app.db.base import Base, TimestampMixin, uuid_pk
 
 # The text-search configuration of the lexical component (stemmed English, stop words dropped).
 TSV_EXPRESSION = "to_tsvector('english'::regconfig, content)"
@@ -43,9 +43,7 @@ class MemoryTier(enum.StrEnum):
 class Memory(TimestampMixin, Base):
     __tablename__ = "memories"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
+    id: Mapped[uuid.UUID] = uuid_pk()
     # Part of the primary key because PostgreSQL requires the partition key in unique constraints.
     user_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TimestampMixin
+from app.db.base import Base, TimestampMixin, owner_id, uuid_pk
 from app.models.goals import VALUE_CATEGORIES, one_of
 
 MISSION_STATUSES = ("pending", "in_progress", "completed", "deferred", "archived")
@@ -38,12 +38,8 @@ EVENT_KINDS = ("started", "completed", "deferred", "abandoned", "reactivated")
 class Mission(TimestampMixin, Base):
     __tablename__ = "missions"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-    )
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_id()
     goal_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("goals.id", ondelete="CASCADE"), nullable=False
     )
@@ -87,12 +83,8 @@ class MissionSession(TimestampMixin, Base):
 
     __tablename__ = "mission_sessions"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_id(index=True)
     mission_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("missions.id", ondelete="CASCADE"), nullable=False
     )
@@ -123,12 +115,8 @@ class MissionEvent(Base):
 
     __tablename__ = "mission_events"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-    )
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_id()
     mission_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("missions.id", ondelete="CASCADE"), nullable=False, index=True
     )
@@ -147,12 +135,8 @@ class DailyTriad(TimestampMixin, Base):
 
     __tablename__ = "daily_triads"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-    )
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_id()
     local_date: Mapped[date] = mapped_column(Date, nullable=False)
     # [{"slot": "high", "mission_id": "...", "priority": 0.7, "factors": {...}}, ...]
     slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)

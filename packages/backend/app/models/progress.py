@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TimestampMixin
+from app.db.base import Base, TimestampMixin, owner_id, uuid_pk
 from app.models.goals import VALUE_CATEGORIES, one_of
 
 STREAK_CATEGORIES = ("overall", *VALUE_CATEGORIES)
@@ -34,12 +34,8 @@ class Streak(TimestampMixin, Base):
 
     __tablename__ = "streaks"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-    )
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_id()
     category: Mapped[str] = mapped_column(String(16), nullable=False)
     current_length: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     longest_length: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
@@ -60,12 +56,8 @@ class EssenceTransaction(Base):
 
     __tablename__ = "essence_transactions"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-    )
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_id()
     mission_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("missions.id", ondelete="SET NULL"), index=True
     )
@@ -89,12 +81,8 @@ class DailyProgress(TimestampMixin, Base):
 
     __tablename__ = "daily_progress"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-    )
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = owner_id()
     local_date: Mapped[date] = mapped_column(Date, nullable=False)
     missions_completed: Mapped[int] = mapped_column(Integer, nullable=False)
     minutes_completed: Mapped[int] = mapped_column(Integer, nullable=False)
