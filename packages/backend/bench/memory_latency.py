@@ -30,7 +30,7 @@ from pgvector.asyncpg import register_vector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from app.cli import run_migrations
-from app.db.url import to_async_url
+from app.core.database_url import to_async_url
 from app.devtools.embedded import start_postgres
 from app.memory import repository, service
 from app.memory.embeddings import LOCAL_TUNING, LocalEmbedder, MemoryTuning

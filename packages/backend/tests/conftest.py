@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.cli import run_migrations
 from app.core.config import Settings
-from app.db.url import to_async_url
+from app.core.database_url import to_async_url
 from app.main import create_app
 from app.models import Base
 from tests.support.auth import TestKey, bearer

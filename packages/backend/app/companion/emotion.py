@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from app.companion.text import normalise
+from app.kit.text import normalise
 
 Emotion = Literal["joy", "calm", "sadness", "anger", "fear", "overwhelm", "fatigue", "neutral"]
 Energy = Literal["low", "medium", "high"]

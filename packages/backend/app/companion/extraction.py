@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from app.companion.emotion import detect_emotion
 from app.companion.rules import is_restorative
-from app.companion.text import normalise, sentences, strip_end, upper_first, words
+from app.companion.text import sentences, strip_end, upper_first
+from app.kit.text import STOP_WORDS, normalise, words
 
 Kind = Literal["feeling", "stressor", "preference", "identity", "goal", "plan"]
 Category = Literal["work", "family", "health", "money", "relationships", "other"]
@@ -425,13 +426,8 @@ class _ModelFacts(BaseModel):
     facts: list[_ModelFact] = Field(max_length=20)
 
 
-_STOP = frozenset(
-    (  # noqa: SIM905 - a word list reads better as text
-        "i me my mine myself you your the a an and or but to of in on at for with about is am are "
-        "was were be been have has had do does did it this that these those really very so just feel "
-        "feeling want would like"
-    ).split()
-)
+# Words that say nothing about the fact itself ("I feel", "I want").
+_STOP = STOP_WORDS | {"feel", "feeling", "want", "like"}
 
 
 def grounded(content: str, message: str) -> bool:

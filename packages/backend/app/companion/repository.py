@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, func, literal, select, text, union_all, update
+from sqlalchemy import Text, and_, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.kit.locking import advisory_xact_lock
 from app.models import Conversation, EmotionalState, Memory, MemoryTier, Message, ModelUsage
 
 IN_FLIGHT = ("pending",)
@@ -209,9 +210,7 @@ async def stale_in_flight(session: AsyncSession, older_than: datetime, limit: in
 
 async def lock_user_formation(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Serialise memory formation per user for the rest of the transaction."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"companion-form:{user_id}"}
-    )
+    await advisory_xact_lock(session, f"companion-form:{user_id}")
 
 
 async def next_unformed(session: AsyncSession, user_id: uuid.UUID) -> tuple[Message, Message | None] | None:

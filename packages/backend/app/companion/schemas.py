@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.kit.pagination import Page
+
 MAX_MESSAGE_CHARS = 5000
 
 
@@ -55,11 +57,8 @@ class ConversationOut(BaseModel):
     last_message_at: datetime
 
 
-class ConversationPage(BaseModel):
-    items: list[ConversationOut]
-    total: int
-    limit: int
-    offset: int
+class ConversationPage(Page[ConversationOut]):
+    pass
 
 
 class ConversationDetail(ConversationOut):

@@ -1,4 +1,4 @@
-"""Small text helpers shared by the offline responder, emotion detection and fact extraction."""
+"""Text helpers of the companion (on top of ``app.kit.text``): sentences, reflection, phrasing."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import re
 import zlib
 from collections.abc import Sequence
 
+from app.kit.text import normalise
+
 _SENTENCE = re.compile(r"[^.!?\n;]+[.!?]*")
-_WORD = re.compile(r"[a-z0-9']+")
-_SPACES = re.compile(r"\s+")
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 # First person → second person, for reflecting the user's words back to them.
 _SWAP = {
@@ -31,17 +30,8 @@ _SWAP_TOKEN = re.compile(
 )
 
 
-def normalise(text: str) -> str:
-    """Curly apostrophes straightened and whitespace collapsed."""
-    return _SPACES.sub(" ", text.translate(_APOSTROPHES)).strip()
-
-
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.findall(normalise(text)) if s.strip(" .!?")]
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(normalise(text).lower())
 
 
 def second_person(clause: str) -> str:

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.core.database_url import AsyncDatabaseURL, DatabaseURLError, to_async_url
 from app.core.keys import is_development_key, load_public_key
-from app.db.url import AsyncDatabaseURL, DatabaseURLError, to_async_url
 
 DEFAULT_CORS_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000"]
 # all-MiniLM-L6-v2, the default (local) embedding model, produces 384-dimensional vectors.

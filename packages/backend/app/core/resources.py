@@ -11,8 +11,8 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.database import create_engine, create_session_factory
 from app.core.security import KeyProvider, TokenVerifier, create_key_provider
-from app.db.engine import create_engine, create_session_factory
 
 
 class TaskRegistry:

@@ -32,8 +32,8 @@ from app.core.config import Settings
 from app.core.errors import AppError, Conflict, NotFound, ValidationFailed
 from app.core.logging import get_logger
 from app.goals import planner, plans, repository
-from app.goals.clock import local_date
 from app.goals.schemas import ApprovalIn, MilestoneOut, Plan, PlanMilestone, PlanMission, ProposalOut
+from app.kit.clock import local_date
 from app.missions import repository as missions
 from app.missions.rules import essence_reward
 from app.missions.schemas import ApprovalOut, MissionOut

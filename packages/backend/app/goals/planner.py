@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
+from app.kit.text import STOP_WORDS
+
 MIN_MILESTONES, MAX_MILESTONES = 3, 7
 MIN_MISSIONS, MAX_MISSIONS = 10, 20
 MIN_MINUTES, MAX_MINUTES = 10, 30
@@ -76,18 +78,15 @@ VOCABULARY: Final = {
     ),
 }
 
-_STOPWORDS: Final = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being
-    below better between both but by can could did do does doing down during each every few for from
-    further get gets getting go goal going good had has have having he her here hers him his how i i'd
-    i'll i'm if in into is it its itself just learn like make me more most my myself no nor not now of
-    off on once only or other our out over own really same she should so some start such than that the
-    their them then there these they this those through to too under until up very want was way we
-    week weeks were what when where which while who why will with would year years you your finally
-    become achieve improve try keep new much many lot lots day days month months time times per
-    finish complete reach without
-    january february march april may june july august september october november december monday
-    tuesday wednesday thursday friday saturday sunday tomorrow today tonight""".split()  # noqa: SIM905
+# Words that never name what a goal is about (plus the function words every domain skips).
+_STOPWORDS: Final = STOP_WORDS | frozenset(
+    """above after against because before below better between during few further get gets getting go
+    goal going good here hers how i'd i'll itself learn like make more most nor now once only other
+    own same start such there through until want way week weeks what when where which while who why
+    year years finally become achieve improve try keep new much many lot lots day days month months
+    time times per finish complete reach without january february march april june july august
+    september october november december monday tuesday wednesday thursday friday saturday sunday
+    tomorrow today tonight""".split()  # noqa: SIM905
 )
 # Goal titles often start with a verb ("Run a 10k"); as a topic it reads better as "running".
 _VERBS: Final = frozenset(

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Body, Query, Response
 
 from app.core.deps import RedisDep, SessionDep, SettingsDep
 from app.goals import decomposition, repository, service
-from app.goals.clock import Now
 from app.goals.memory import GoalMemoryDep
 from app.goals.schemas import (
     ApprovalIn,
@@ -21,6 +20,7 @@ from app.goals.schemas import (
     GoalUpdate,
     ProposalOut,
 )
+from app.kit.clock import Now
 from app.missions.schemas import ApprovalOut
 from app.users.deps import CurrentUser
 

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.kit.pagination import Page
+
 GoalType = Literal["abstract", "concrete"]
 ValueCategory = Literal["health", "craft", "growth", "connection"]
 GoalStatus = Literal["active", "paused", "completed", "archived"]
@@ -92,11 +94,8 @@ class GoalDetailOut(GoalOut):
     mission_counts: dict[str, int]
 
 
-class GoalPage(BaseModel):
-    items: list[GoalOut]
-    total: int
-    limit: int
-    offset: int
+class GoalPage(Page[GoalOut]):
+    pass
 
 
 # --- decomposition ------------------------------------------------------------------------

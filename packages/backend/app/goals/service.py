@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.goals import repository
-from app.goals.clock import local_date
 from app.goals.memory import GoalMemory
 from app.goals.schemas import GoalCreate, GoalDetailOut, GoalOut, GoalUpdate, MilestoneOut
+from app.kit.clock import local_date
 from app.missions import repository as missions
 from app.models import Goal, User
 from app.users.data import export_section

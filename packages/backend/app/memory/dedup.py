@@ -7,14 +7,8 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-# Function words: changing them does not change the fact ("every" vs "each", "I'm" vs "I am").
-STOP_WORDS = frozenset(
-    """a an the i i'm im am is are was were be been being me my mine myself we our you your he him his
-    she her it its they them their this that these those to of in on at by for with about as from into
-    over under than then so and or but if not no do does did doing have has had having will would can
-    could should shall may might must just very really also too each every any some all both again
-    up down out off s m t d ll re ve don't dont""".split()  # noqa: SIM905 - a word list reads better
-)
+from app.kit.text import STOP_WORDS
+
 _WORD = re.compile(r"[a-z0-9']+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 

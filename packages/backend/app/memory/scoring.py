@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 
+from app.kit.numbers import clamp
 from app.models import MemoryTier
 
 WEIGHTS: dict[str, float] = {"similarity": 0.80, "lexical": 0.05, "recency": 0.10, "frequency": 0.05}
@@ -31,10 +32,6 @@ FREQUENCY_SATURATION = 20
 # A memory sharing at least this share of the query's terms is kept below the similarity floor:
 # names and rare words must not be lost to a weak embedding match.
 LEXICAL_FLOOR = 0.5
-
-
-def clamp(value: float) -> float:
-    return 0.0 if value != value else min(1.0, max(0.0, value))  # NaN → 0
 
 
 def recency(accessed_at: datetime, now: datetime, tier: MemoryTier) -> float:

@@ -39,6 +39,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.jobs import defer_job
 from app.core.logging import get_logger
+from app.kit.numbers import clamp
 from app.memory import dedup, repository, scoring
 from app.memory.embeddings import Embedder, EmbeddingError, MemoryTuning, tuning_of
 from app.memory.repository import Candidate
@@ -248,7 +249,7 @@ async def _nearest(
 def _breakdown(candidate: Candidate, lexemes: Sequence[str], now: datetime) -> tuple[float, dict[str, Any]]:
     memory = candidate.memory
     parts: dict[str, Any] = {
-        "similarity": None if candidate.similarity is None else round(scoring.clamp(candidate.similarity), 6),
+        "similarity": None if candidate.similarity is None else round(clamp(candidate.similarity), 6),
         "lexical": round(scoring.lexical(lexemes, candidate.lexemes), 6),
         "recency": round(scoring.recency(memory.accessed_at, now, memory.tier), 6),
         "frequency": round(scoring.frequency(memory.access_count), 6),

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from app.core.deps import SessionDep
-from app.goals.clock import Now
 from app.goals.memory import GoalMemoryDep
 from app.goals.schemas import EnergyLevel
+from app.kit.clock import Now
 from app.missions import repository, service, triad
 from app.missions.schemas import (
     AbandonIn,

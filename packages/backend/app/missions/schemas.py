@@ -18,6 +18,7 @@ from app.goals.schemas import (
     ValueCategory,
     reject_nulls,
 )
+from app.kit.pagination import Page
 from app.progress.schemas import EssenceAwardOut, StreakMilestoneOut, StreakOut
 
 MissionStatus = Literal["pending", "in_progress", "completed", "deferred", "archived"]
@@ -98,11 +99,8 @@ class MissionDetailOut(MissionOut):
     sessions: list[SessionOut]
 
 
-class MissionPage(BaseModel):
-    items: list[MissionOut]
-    total: int
-    limit: int
-    offset: int
+class MissionPage(Page[MissionOut]):
+    pass
 
 
 class ApprovalOut(BaseModel):

@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.goals import repository as goals
-from app.goals.clock import local_date
 from app.goals.memory import GoalMemory
 from app.goals.planner import GoalBrief, continuation
+from app.kit.clock import local_date
 from app.missions import repository
 from app.missions.rules import ENERGY_RANK, essence_reward, next_status
 from app.missions.schemas import (

@@ -33,7 +33,8 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.goals import repository as goals
-from app.goals.clock import local_date
+from app.kit.clock import local_date
+from app.kit.numbers import clamp
 from app.missions import repository
 from app.missions.rules import ENERGY_RANK
 from app.missions.schemas import MissionOut, TriadEntry, TriadFactors, TriadOut
@@ -54,12 +55,8 @@ MOOD_ENERGY: Final = {
 }
 
 
-def _clamp(value: float) -> float:
-    return max(0.0, min(1.0, value))
-
-
 def importance(goal: Goal) -> float:
-    return _clamp((goal.importance - 1) / 4)
+    return clamp((goal.importance - 1) / 4)
 
 
 def urgency(goal: Goal, today: date, now: datetime) -> float:
@@ -67,9 +64,9 @@ def urgency(goal: Goal, today: date, now: datetime) -> float:
         deadline = NO_DEADLINE
     else:
         days_left = (goal.target_date - today).days
-        deadline = 1.0 if days_left <= 0 else _clamp(1 - days_left / DEADLINE_HORIZON_DAYS)
+        deadline = 1.0 if days_left <= 0 else clamp(1 - days_left / DEADLINE_HORIZON_DAYS)
     last = goal.last_worked_at or goal.created_at
-    neglect = _clamp((now - last).total_seconds() / 86400 / NEGLECT_FULL_DAYS)
+    neglect = clamp((now - last).total_seconds() / 86400 / NEGLECT_FULL_DAYS)
     return 0.6 * deadline + 0.4 * neglect
 
 

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.numbers import clamp
 from app.progress import repository
 from app.progress.streaks import run_length
 
@@ -33,10 +34,6 @@ STREAK_TARGET_DAYS: Final = 30
 MIN_ACTIVE_DAYS: Final = 7
 SNAPSHOT_WINDOW_DAYS: Final = 7
 STREAK_LOOKBACK_DAYS: Final = 400
-
-
-def clamp(value: float) -> float:
-    return max(0.0, min(1.0, value))
 
 
 def ratio(part: int, whole: int) -> float:

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.goals import repository as goals
-from app.goals.clock import local_date
+from app.kit.clock import local_date
 from app.missions import service as missions
 from app.models import User
 from app.progress import repository

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from app.core.deps import SessionDep
-from app.goals.clock import Now
+from app.kit.clock import Now
 from app.progress import service
 from app.progress.schemas import DailyOut, DciOut
 from app.users.deps import CurrentUser

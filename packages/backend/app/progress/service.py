@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.goals.clock import local_date
+from app.kit.clock import local_date
 from app.models import GoalMilestone, Mission, User
 from app.progress import dci, repository, streaks
 from app.progress.schemas import (

@@ -14,7 +14,7 @@ from typing import Any
 
 from app.core.config import Settings
 from app.core.logging import get_logger
-from app.goals.clock import parse_now
+from app.kit.clock import parse_now
 from app.progress import repository
 from app.progress.orchestration import run_nightly
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.locking import advisory_xact_lock
 from app.models import User, WebhookDelivery
 from app.webhooks.signature import SvixDelivery
 
@@ -55,8 +56,7 @@ async def set_outcome(session: AsyncSession, svix_id: str, outcome: str) -> None
 
 async def lock_clerk_user(session: AsyncSession, clerk_user_id: str) -> None:
     """Serialise the transactions that change one Clerk user (released at commit/rollback)."""
-    key = func.hashtextextended("clerk_user:" + clerk_user_id, 0)
-    await session.execute(select(func.pg_advisory_xact_lock(key)))
+    await advisory_xact_lock(session, "clerk_user:" + clerk_user_id)
 
 
 async def deleted_by_clerk(session: AsyncSession, clerk_user_id: str, outcomes: tuple[str, ...]) -> bool:

@@ -26,7 +26,7 @@ from app.companion.graph import (
 )
 from app.companion.stream import StreamWriter
 from app.core.config import Settings
-from app.db.url import to_async_url
+from app.core.database_url import to_async_url
 from app.memory import service as memory_service
 from app.memory.embeddings import LocalEmbedder
 from app.models import Conversation, EmotionalState, Message, ModelUsage, User

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db.url import DatabaseURLError, to_async_url
+from app.core.database_url import DatabaseURLError, to_async_url
 from tests.support.services import ServiceURLs
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.cli import BACKEND_DIR, run_migrations
-from app.db.url import to_async_url
+from app.core.database_url import to_async_url
 from app.models import Base
 from tests.support.services import ServiceURLs
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from app.goals.clock import get_now
+from app.kit.clock import get_now
 
 LOS_ANGELES = "America/Los_Angeles"  # UTC−8 in January
 TONGATAPU = "Pacific/Tongatapu"  # UTC+13, no daylight saving time

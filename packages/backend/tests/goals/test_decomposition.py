@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.goals.clock import get_now
+from app.kit.clock import get_now
 from app.models import DecompositionProposal, GoalMilestone, Mission
 from tests.goals.chat_server import ChatServer, plan_json
 from tests.goals.support import Api, FakeClock
