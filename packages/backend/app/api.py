@@ -4,11 +4,9 @@ from fastapi import APIRouter
 
 from app.companion.router import router as companion_router
 from app.companion.router import sse_router as companion_sse_router
-from app.goals.router import router as goals_router
 from app.health.router import router as health_router
 from app.memory.router import router as memory_router
-from app.missions.router import router as missions_router
-from app.progress.router import router as progress_router
+from app.planning import goals_router, missions_router, progress_router
 from app.users.router import router as users_router
 from app.webhooks.router import router as webhooks_router
 

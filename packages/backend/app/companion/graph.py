@@ -32,6 +32,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import planning
 from app.companion import repository
 from app.companion.emotion import EMOTION_PROMPT, EmotionReading, detect_emotion, parse_model_reading
 from app.companion.offline import RESPONDER as OFFLINE
@@ -45,9 +46,8 @@ from app.core.jobs import defer_job, send_jobs
 from app.core.logging import get_logger
 from app.memory import service as memory_service
 from app.memory.embeddings import Embedder
-from app.missions import service as missions_service
-from app.missions.service import CompanionGoalContext
 from app.models import User
+from app.planning import CompanionGoalContext
 
 log = get_logger(__name__)
 
@@ -247,7 +247,7 @@ async def goal_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
     deps = runtime.context
     try:
         async with deps.db_slots, deps.sessions() as session:
-            plan = await missions_service.companion_context(session, state["user_id"], deps.clock())
+            plan = await planning.companion_context(session, state["user_id"], deps.clock())
     except Exception as exc:  # noqa: BLE001 - the conversation continues without the goals
         log.warning("goal_context_failed", error=type(exc).__name__)
         return {"plan": None, "plan_failed": True}

@@ -19,7 +19,7 @@ from app.companion.rules import (
     restorative_activity,
 )
 from app.companion.text import pick, second_person, strip_end, upper_first
-from app.missions.service import CompanionGoalContext
+from app.planning import CompanionGoalContext
 
 RESPONDER = "offline"
 

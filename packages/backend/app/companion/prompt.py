@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from app.companion.rules import Guidance, TurnContext, goal_phrase, restorative_activity
 from app.companion.text import clip_words, sentences
-from app.missions.service import CompanionGoalContext, MissionSummary
+from app.planning import CompanionGoalContext, MissionSummary
 
 HISTORY_MESSAGES = 10  # sent verbatim; older ones are summarised
 SUMMARY_MESSAGES = 30  # how many older messages the summary covers

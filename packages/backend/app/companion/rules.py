@@ -13,7 +13,7 @@ from datetime import datetime
 from app.companion.emotion import EmotionReading, Energy
 from app.companion.text import lower_first, second_person, sentences, strip_end
 from app.kit.text import normalise, words
-from app.missions.service import CompanionGoalContext
+from app.planning import CompanionGoalContext
 
 # Circuit breaker: more than this many open stressors, overwhelm or fear, late in the user's evening.
 CIRCUIT_BREAKER_STRESSORS = 5

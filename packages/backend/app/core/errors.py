@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -79,6 +79,25 @@ class ValidationFailed(AppError):
     message = "Request validation failed"
 
 
+Location = Literal["body", "query", "path", "header", "cookie"]
+
+
+def validation_detail(
+    field: str, message: str, location: Location = "body", kind: str = "value_error"
+) -> dict[str, str]:
+    """One entry of a 422's ``details``: the same shape for request validation and service rules."""
+    return {"field": field, "location": location, "message": message, "type": kind}
+
+
+def invalid_field(
+    field: str, message: str, *, summary: str | None = None, location: Location = "body"
+) -> ValidationFailed:
+    """A 422 for one field that passed the schema but breaks a rule (``raise invalid_field(...)``)."""
+    return ValidationFailed(
+        summary or f"{field}: {message}", details=[validation_detail(field, message, location)]
+    )
+
+
 class RateLimited(AppError):
     status_code = 429
     code = "rate_limited"
@@ -143,14 +162,8 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         loc = list(err["loc"])
         # The first element says where (body, query, path, header, cookie); the rest names the field.
         location = str(loc.pop(0)) if loc and loc[0] in _LOCATIONS else "body"
-        details.append(
-            {
-                "field": ".".join(str(part) for part in loc) or location,
-                "location": location,
-                "message": err["msg"],
-                "type": err["type"],
-            }
-        )
+        field = ".".join(str(part) for part in loc) or location
+        details.append(validation_detail(field, err["msg"], location, err["type"]))  # type: ignore[arg-type]
     return error_response(422, "validation_error", "Request validation failed", details)
 
 

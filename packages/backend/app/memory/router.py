@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from app.core.deps import ResourcesDep, SessionDep
-from app.core.errors import ValidationFailed
+from app.core.errors import invalid_field
 from app.memory import data as _export  # noqa: F401 - registers the export section
 from app.memory import repository, service
 from app.memory.embeddings import Embedder, get_embedder
@@ -47,9 +47,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         stamp, _, memory_id = raw.partition("|")
         return datetime.fromisoformat(stamp), uuid.UUID(memory_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed(
-            details=[{"field": "cursor", "location": "query", "message": "not a cursor this API returned"}]
-        ) from None
+        raise invalid_field("cursor", "not a cursor this API returned", location="query") from None
 
 
 @router.post(

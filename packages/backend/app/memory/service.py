@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.errors import Conflict, NotFound, invalid_field
 from app.core.jobs import defer_job
 from app.core.logging import get_logger
 from app.kit.numbers import clamp
@@ -87,16 +87,12 @@ class RecalledMemory:
 # --- validation -------------------------------------------------------------------------------
 
 
-def _invalid(field_name: str, message: str) -> ValidationFailed:
-    return ValidationFailed(details=[{"field": field_name, "location": "body", "message": message}])
-
-
 def parse_tier(value: str | MemoryTier, field_name: str = "tier") -> MemoryTier:
     try:
         return MemoryTier(value)
     except ValueError:
         allowed = ", ".join(t.value for t in MemoryTier)
-        raise _invalid(field_name, f"unknown tier {value!r} (one of: {allowed})") from None
+        raise invalid_field(field_name, f"unknown tier {value!r} (one of: {allowed})") from None
 
 
 def parse_tiers(values: Sequence[str | MemoryTier] | None) -> list[MemoryTier] | None:
@@ -108,9 +104,9 @@ def parse_tiers(values: Sequence[str | MemoryTier] | None) -> list[MemoryTier] |
 def clean_content(content: str, field_name: str = "content", max_chars: int = MAX_CONTENT_CHARS) -> str:
     cleaned = content.strip()
     if not cleaned:
-        raise _invalid(field_name, "must not be empty")
+        raise invalid_field(field_name, "must not be empty")
     if len(cleaned) > max_chars:
-        raise _invalid(field_name, f"must be at most {max_chars} characters (got {len(cleaned)})")
+        raise invalid_field(field_name, f"must be at most {max_chars} characters (got {len(cleaned)})")
     return cleaned
 
 
@@ -120,16 +116,16 @@ def _check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
     try:
         size = len(json.dumps(metadata).encode())
     except (TypeError, ValueError):
-        raise _invalid("metadata", "must be a JSON object") from None
+        raise invalid_field("metadata", "must be a JSON object") from None
     if size > MAX_METADATA_BYTES:
-        raise _invalid("metadata", f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+        raise invalid_field("metadata", f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
     return dict(metadata)
 
 
 def _check_source(source: str) -> str:
     cleaned = source.strip()
     if not cleaned or len(cleaned) > MAX_SOURCE_CHARS:
-        raise _invalid("source", f"must be 1 to {MAX_SOURCE_CHARS} characters")
+        raise invalid_field("source", f"must be 1 to {MAX_SOURCE_CHARS} characters")
     return cleaned
 
 
@@ -389,7 +385,7 @@ async def _common(session: AsyncSession) -> frozenset[str]:
 
 def _check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_RECALL_LIMIT:
-        raise _invalid("limit", f"must be between 1 and {MAX_RECALL_LIMIT}")
+        raise invalid_field("limit", f"must be between 1 and {MAX_RECALL_LIMIT}")
     return limit
 
 

@@ -24,7 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TimestampMixin, owner_id, uuid_pk
+from app.db.base import Base, StrEnumType, TimestampMixin, one_of, owner_id, uuid_pk
+from app.models.enums import MessageRole, MessageStatus
 
 
 class Conversation(TimestampMixin, Base):
@@ -53,13 +54,15 @@ class Message(Base):
         UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
     )
     user_id: Mapped[uuid.UUID] = owner_id()
-    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    role: Mapped[MessageRole] = mapped_column(StrEnumType(MessageRole, 16), nullable=False)
     # Assistant turns: the user message this replies to.
     reply_to_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("conversation_messages.id", ondelete="CASCADE"), unique=True
     )
     content: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="complete")
+    status: Mapped[MessageStatus] = mapped_column(
+        StrEnumType(MessageStatus, 16), nullable=False, server_default=MessageStatus.complete.value
+    )
     # emotion (user turns); responder, model, rules, recalled memory ids, error (assistant turns).
     meta: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
@@ -74,8 +77,8 @@ class Message(Base):
     )
 
     __table_args__ = (
-        CheckConstraint("role IN ('user', 'assistant')", name="role"),
-        CheckConstraint("status IN ('pending', 'complete', 'failed')", name="status"),
+        CheckConstraint(one_of("role", MessageRole), name="role"),
+        CheckConstraint(one_of("status", MessageStatus), name="status"),
         Index("ix_conversation_messages_conversation_id_seq", "conversation_id", "seq"),
         Index("ix_conversation_messages_user_id_seq", "user_id", "seq"),
         Index(

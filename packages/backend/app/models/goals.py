@@ -20,17 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TimestampMixin, owner_id, uuid_pk
-
-GOAL_TYPES = ("abstract", "concrete")
-VALUE_CATEGORIES = ("health", "craft", "growth", "connection")
-GOAL_STATUSES = ("active", "paused", "completed", "archived")
-PROPOSAL_STATUSES = ("proposed", "approved", "rejected", "expired")
-
-
-def one_of(column: str, values: tuple[str, ...]) -> str:
-    """SQL for a CHECK constraint keeping ``column`` to ``values``."""
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+from app.db.base import Base, StrEnumType, TimestampMixin, one_of, owner_id, uuid_pk
+from app.models.enums import GoalStatus, GoalType, ProposalSource, ProposalStatus, ValueCategory
 
 
 class Goal(TimestampMixin, Base):
@@ -40,10 +31,12 @@ class Goal(TimestampMixin, Base):
     user_id: Mapped[uuid.UUID] = owner_id()
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
-    goal_type: Mapped[str] = mapped_column(String(16), nullable=False)
-    value_category: Mapped[str] = mapped_column(String(16), nullable=False)
+    goal_type: Mapped[GoalType] = mapped_column(StrEnumType(GoalType, 16), nullable=False)
+    value_category: Mapped[ValueCategory] = mapped_column(StrEnumType(ValueCategory, 16), nullable=False)
     target_date: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
+    status: Mapped[GoalStatus] = mapped_column(
+        StrEnumType(GoalStatus, 16), nullable=False, server_default=GoalStatus.active.value
+    )
     importance: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="3")
     # Last mission start or completion: feeds the triad's urgency ("time since last worked on").
     last_worked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -54,9 +47,9 @@ class Goal(TimestampMixin, Base):
     memory_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
     __table_args__ = (
-        CheckConstraint(one_of("goal_type", GOAL_TYPES), name="goal_type"),
-        CheckConstraint(one_of("value_category", VALUE_CATEGORIES), name="value_category"),
-        CheckConstraint(one_of("status", GOAL_STATUSES), name="status"),
+        CheckConstraint(one_of("goal_type", GoalType), name="goal_type"),
+        CheckConstraint(one_of("value_category", ValueCategory), name="value_category"),
+        CheckConstraint(one_of("status", GoalStatus), name="status"),
         CheckConstraint("importance BETWEEN 1 AND 5", name="importance"),
         Index("ix_goals_user_id_status", "user_id", "status"),
     )
@@ -92,16 +85,18 @@ class DecompositionProposal(TimestampMixin, Base):
     goal_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("goals.id", ondelete="CASCADE"), nullable=False
     )
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="proposed")
-    source: Mapped[str] = mapped_column(String(16), nullable=False)  # model | planner
+    status: Mapped[ProposalStatus] = mapped_column(
+        StrEnumType(ProposalStatus, 16), nullable=False, server_default=ProposalStatus.proposed.value
+    )
+    source: Mapped[ProposalSource] = mapped_column(StrEnumType(ProposalSource, 16), nullable=False)
     model: Mapped[str | None] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint(one_of("status", PROPOSAL_STATUSES), name="status"),
-        CheckConstraint(one_of("source", ("model", "planner")), name="source"),
+        CheckConstraint(one_of("status", ProposalStatus), name="status"),
+        CheckConstraint(one_of("source", ProposalSource), name="source"),
         Index("ix_decomposition_proposals_goal_id_status", "goal_id", "status"),
         Index("ix_decomposition_proposals_user_id", "user_id"),
     )

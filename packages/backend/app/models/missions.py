@@ -24,15 +24,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TimestampMixin, owner_id, uuid_pk
-from app.models.goals import VALUE_CATEGORIES, one_of
-
-MISSION_STATUSES = ("pending", "in_progress", "completed", "deferred", "archived")
-ENERGY_LEVELS = ("low", "medium", "high")
-MOODS = ("happy", "calm", "energized", "thoughtful", "mixed")
-SESSION_OUTCOMES = ("completed", "deferred", "abandoned")
-MISSION_SOURCES = ("decomposition", "manual", "orchestrator")
-EVENT_KINDS = ("started", "completed", "deferred", "abandoned", "reactivated")
+from app.db.base import Base, StrEnumType, TimestampMixin, one_of, owner_id, uuid_pk
+from app.models.enums import (
+    EnergyLevel,
+    MissionEventKind,
+    MissionSource,
+    MissionStatus,
+    Mood,
+    SessionOutcome,
+    ValueCategory,
+)
 
 
 class Mission(TimestampMixin, Base):
@@ -49,14 +50,18 @@ class Mission(TimestampMixin, Base):
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     estimated_minutes: Mapped[int] = mapped_column(SmallInteger, nullable=False)
-    energy_level: Mapped[str] = mapped_column(String(8), nullable=False)
-    value_category: Mapped[str] = mapped_column(String(16), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    energy_level: Mapped[EnergyLevel] = mapped_column(StrEnumType(EnergyLevel, 8), nullable=False)
+    value_category: Mapped[ValueCategory] = mapped_column(StrEnumType(ValueCategory, 16), nullable=False)
+    status: Mapped[MissionStatus] = mapped_column(
+        StrEnumType(MissionStatus, 16), nullable=False, server_default=MissionStatus.pending.value
+    )
     # The score of the last triad computation that considered this mission (0–1).
     priority_score: Mapped[float | None] = mapped_column(Float)
     essence_reward: Mapped[int] = mapped_column(Integer, nullable=False)
     position: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    source: Mapped[str] = mapped_column(String(16), nullable=False, server_default="manual")
+    source: Mapped[MissionSource] = mapped_column(
+        StrEnumType(MissionSource, 16), nullable=False, server_default=MissionSource.manual.value
+    )
     # Deterministic key of generated missions: makes the orchestrator's top-up idempotent.
     generation_key: Mapped[str | None] = mapped_column(String(64))
     deferred_until: Mapped[date | None] = mapped_column(Date)
@@ -65,10 +70,10 @@ class Mission(TimestampMixin, Base):
     completed_on: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
-        CheckConstraint(one_of("status", MISSION_STATUSES), name="status"),
-        CheckConstraint(one_of("energy_level", ENERGY_LEVELS), name="energy_level"),
-        CheckConstraint(one_of("value_category", VALUE_CATEGORIES), name="value_category"),
-        CheckConstraint(one_of("source", MISSION_SOURCES), name="source"),
+        CheckConstraint(one_of("status", MissionStatus), name="status"),
+        CheckConstraint(one_of("energy_level", EnergyLevel), name="energy_level"),
+        CheckConstraint(one_of("value_category", ValueCategory), name="value_category"),
+        CheckConstraint(one_of("source", MissionSource), name="source"),
         CheckConstraint("estimated_minutes BETWEEN 1 AND 240", name="estimated_minutes"),
         CheckConstraint("essence_reward >= 0", name="essence_reward"),
         UniqueConstraint("goal_id", "generation_key"),
@@ -93,12 +98,12 @@ class MissionSession(TimestampMixin, Base):
     actual_minutes: Mapped[int | None] = mapped_column(SmallInteger)
     notes: Mapped[str | None] = mapped_column(Text)
     reflection: Mapped[str | None] = mapped_column(Text)
-    mood: Mapped[str | None] = mapped_column(String(16))
-    outcome: Mapped[str | None] = mapped_column(String(16))
+    mood: Mapped[Mood | None] = mapped_column(StrEnumType(Mood, 16))
+    outcome: Mapped[SessionOutcome | None] = mapped_column(StrEnumType(SessionOutcome, 16))
 
     __table_args__ = (
-        CheckConstraint(one_of("mood", MOODS), name="mood"),
-        CheckConstraint(one_of("outcome", SESSION_OUTCOMES), name="outcome"),
+        CheckConstraint(one_of("mood", Mood), name="mood"),
+        CheckConstraint(one_of("outcome", SessionOutcome), name="outcome"),
         Index("ix_mission_sessions_mission_id", "mission_id", "started_at"),
         # At most one open session per mission.
         Index(
@@ -120,12 +125,12 @@ class MissionEvent(Base):
     mission_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("missions.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    kind: Mapped[MissionEventKind] = mapped_column(StrEnumType(MissionEventKind, 16), nullable=False)
     local_date: Mapped[date] = mapped_column(Date, nullable=False)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
     __table_args__ = (
-        CheckConstraint(one_of("kind", EVENT_KINDS), name="kind"),
+        CheckConstraint(one_of("kind", MissionEventKind), name="kind"),
         Index("ix_mission_events_user_id_local_date", "user_id", "local_date"),
     )
 

@@ -22,11 +22,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TimestampMixin, owner_id, uuid_pk
-from app.models.goals import VALUE_CATEGORIES, one_of
+from app.db.base import Base, StrEnumType, TimestampMixin, one_of, owner_id, uuid_pk
+from app.models.enums import EssenceReason, ValueCategory
 
-STREAK_CATEGORIES = ("overall", *VALUE_CATEGORIES)
-ESSENCE_REASONS = ("mission", "streak_milestone", "goal_milestone")
+# A streak is kept overall and per value category.
+STREAK_CATEGORIES = ("overall", *ValueCategory)
 
 
 class Streak(TimestampMixin, Base):
@@ -62,7 +62,7 @@ class EssenceTransaction(Base):
         UUID(as_uuid=True), ForeignKey("missions.id", ondelete="SET NULL"), index=True
     )
     amount: Mapped[int] = mapped_column(Integer, nullable=False)
-    reason: Mapped[str] = mapped_column(String(32), nullable=False)
+    reason: Mapped[EssenceReason] = mapped_column(StrEnumType(EssenceReason, 32), nullable=False)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     local_date: Mapped[date] = mapped_column(Date, nullable=False)
     created_at: Mapped[datetime] = mapped_column(
@@ -70,7 +70,7 @@ class EssenceTransaction(Base):
     )
 
     __table_args__ = (
-        CheckConstraint(one_of("reason", ESSENCE_REASONS), name="reason"),
+        CheckConstraint(one_of("reason", EssenceReason), name="reason"),
         CheckConstraint("amount > 0", name="amount"),
         Index("ix_essence_transactions_user_id_local_date", "user_id", "local_date"),
     )

@@ -16,7 +16,7 @@ from app.core.config import Settings
 from app.core.logging import get_logger
 from app.core.resources import create_resources
 from app.memory.tasks import embed_pending_memories, prune_task_memories
-from app.progress.tasks import nightly_sweep, nightly_user
+from app.planning.tasks import nightly_sweep, nightly_user
 from app.workers.heartbeat import write_heartbeat
 
 log = get_logger("delight.worker")

@@ -1,4 +1,4 @@
-"""Eliza sees the user's goals and missions (app.missions.service.companion_context): in the offline
+"""Eliza sees the user's goals and missions (app.planning.companion_context): in the offline
 replies and in the model's prompt, only ever the signed-in user's."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.companion.emotion import detect_emotion
 from app.companion.offline import compose_reply
 from app.companion.rules import TurnContext, analyse
-from app.missions.service import CompanionGoalContext, MissionSummary, companion_context
 from app.models import Goal, Mission
+from app.planning import CompanionGoalContext, MissionSummary, companion_context
 from app.users import repository as users
 from tests.companion.openai_server import OpenAIServer
 from tests.companion.support import chat

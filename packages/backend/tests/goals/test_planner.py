@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from app.goals.planner import GoalBrief, continuation, focus_of, keywords, measure_of, plan
+from app.planning.planner import GoalBrief, continuation, focus_of, keywords, measure_of, plan
 
 TODAY = date(2025, 1, 15)
 GOALS = [

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.missions import triad
 from app.models import EmotionalState, User
+from app.planning import triad
 from tests.goals.support import LOS_ANGELES, TONGATAPU, Api, FakeClock
 
 NOW = datetime(2025, 1, 15, 17, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import User
-from app.progress import dci
+from app.planning import dci
 from tests.goals.support import Api, FakeClock
 
 

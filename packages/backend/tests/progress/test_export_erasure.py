@@ -22,7 +22,7 @@ from app.models import (
     Streak,
     User,
 )
-from app.progress.orchestration import run_nightly
+from app.planning.nightly import run_nightly
 from tests.goals.support import Api, FakeClock
 
 TABLES = [

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
-from app.missions import service as missions
 from app.models import DailyProgress, Goal, Mission, Streak, User
-from app.progress.orchestration import run_nightly
+from app.planning import nightly
+from app.planning.nightly import run_nightly
 from app.workers.main import FUNCTIONS, cron_jobs
 from tests.goals.support import LOS_ANGELES, TONGATAPU, Api, FakeClock
 from tests.support.worker import run_burst_worker
@@ -116,7 +116,7 @@ async def test_concurrent_top_ups_do_not_duplicate(
     async def top_up() -> int:
         async with sessions() as session, session.begin():
             row = (await session.execute(select(Goal).where(Goal.id == uuid.UUID(goal["id"])))).scalar_one()
-            return await missions.top_up_goal(session, row, 5)
+            return await nightly.top_up_goal(session, row, 5)
 
     added = await asyncio.gather(top_up(), top_up(), top_up())
     assert sorted(added) == [0, 0, 5]

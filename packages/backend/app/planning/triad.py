@@ -32,13 +32,14 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.goals import repository as goals
 from app.kit.clock import local_date
 from app.kit.numbers import clamp
-from app.missions import repository
-from app.missions.rules import ENERGY_RANK
-from app.missions.schemas import MissionOut, TriadEntry, TriadFactors, TriadOut
 from app.models import DailyTriad, Goal, Mission, User
+from app.models.enums import EnergyLevel
+from app.planning.repository import goals
+from app.planning.repository import missions as repository
+from app.planning.rules import ENERGY_RANK
+from app.planning.schemas.missions import MissionOut, TriadEntry, TriadFactors, TriadOut
 
 WEIGHTS: Final = {"importance": 0.4, "urgency": 0.3, "energy_match": 0.2, "value_diversity": 0.1}
 SLOTS: Final = ("high", "medium", "low")
@@ -71,7 +72,7 @@ def urgency(goal: Goal, today: date, now: datetime) -> float:
 
 
 def energy_match(level: str, current: str) -> float:
-    return 1 - abs(ENERGY_RANK[level] - ENERGY_RANK[current]) / 2
+    return 1 - abs(ENERGY_RANK[EnergyLevel(level)] - ENERGY_RANK[EnergyLevel(current)]) / 2
 
 
 def value_diversity(category: str, seen: Counter[str]) -> float:

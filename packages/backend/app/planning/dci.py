@@ -26,8 +26,8 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.numbers import clamp
-from app.progress import repository
-from app.progress.streaks import run_length
+from app.planning.repository import progress as repository
+from app.planning.streaks import run_length
 
 WEIGHTS: Final = {"streak": 0.35, "completion_rate": 0.35, "engagement_depth": 0.20, "nudge_response": 0.10}
 STREAK_TARGET_DAYS: Final = 30

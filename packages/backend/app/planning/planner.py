@@ -28,6 +28,7 @@ from datetime import date
 from typing import Final
 
 from app.kit.text import STOP_WORDS
+from app.models.enums import EnergyLevel, GoalType, ValueCategory
 
 MIN_MILESTONES, MAX_MILESTONES = 3, 7
 MIN_MISSIONS, MAX_MISSIONS = 10, 20
@@ -38,8 +39,8 @@ MIN_MINUTES, MAX_MINUTES = 10, 30
 class GoalBrief:
     title: str
     description: str
-    goal_type: str
-    value_category: str
+    goal_type: GoalType
+    value_category: ValueCategory
     importance: int = 3
     target_date: date | None = None
 
@@ -49,7 +50,7 @@ class DraftMission:
     title: str
     description: str
     estimated_minutes: int
-    energy_level: str
+    energy_level: EnergyLevel
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,9 @@ def _fields(brief: GoalBrief) -> dict[str, str]:
 def _render(template: Template, fields: dict[str, str]) -> DraftMission:
     title = _clip(template.title.format(**fields), 200)
     description = template.description.format(**fields)
-    return DraftMission(title[0].upper() + title[1:], description, template.minutes, template.energy)
+    return DraftMission(
+        title[0].upper() + title[1:], description, template.minutes, EnergyLevel(template.energy)
+    )
 
 
 def milestone_count(brief: GoalBrief, today: date | None = None) -> int:

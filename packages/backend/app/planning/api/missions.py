@@ -9,11 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from app.core.deps import SessionDep
-from app.goals.memory import GoalMemoryDep
-from app.goals.schemas import EnergyLevel
 from app.kit.clock import Now
-from app.missions import repository, service, triad
-from app.missions.schemas import (
+from app.models.enums import EnergyLevel, MissionStatus
+from app.planning import missions as service
+from app.planning import triad
+from app.planning.memory import GoalMemoryDep
+from app.planning.repository import missions as repository
+from app.planning.schemas.missions import (
     AbandonIn,
     ActionOut,
     CompleteIn,
@@ -23,7 +25,6 @@ from app.missions.schemas import (
     MissionDetailOut,
     MissionOut,
     MissionPage,
-    MissionStatus,
     MissionUpdate,
     StartOut,
     TriadOut,

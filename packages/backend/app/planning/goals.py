@@ -4,41 +4,34 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, NotFound, ValidationFailed
-from app.goals import repository
-from app.goals.memory import GoalMemory
-from app.goals.schemas import GoalCreate, GoalDetailOut, GoalOut, GoalUpdate, MilestoneOut
+from app.core.errors import NotFound, invalid_field
 from app.kit.clock import local_date
-from app.missions import repository as missions
 from app.models import Goal, User
+from app.models.enums import GoalStatus
+from app.planning.memory import GoalMemory
+from app.planning.repository import goals as repository
+from app.planning.repository import missions
+from app.planning.rules import check_goal_transition
+from app.planning.schemas.goals import GoalCreate, GoalDetailOut, GoalOut, GoalUpdate, MilestoneOut
 from app.users.data import export_section
 
 MAX_TARGET_YEARS = 10
-# Goal status changes through PATCH (DELETE archives): from -> allowed targets.
-GOAL_TRANSITIONS: Final = {
-    "active": {"paused", "completed", "archived"},
-    "paused": {"active", "completed", "archived"},
-    "completed": {"active", "archived"},
-    "archived": {"active"},
-}
 
 
 def _check_target_date(target: date | None, today: date) -> None:
     if target is None:
         return
     if target < today:
-        raise ValidationFailed(
-            "target_date is in the past",
-            details=[{"field": "target_date", "message": f"must be on or after {today.isoformat()}"}],
+        raise invalid_field(
+            "target_date", f"must be on or after {today.isoformat()}", summary="target_date is in the past"
         )
     if target > today + timedelta(days=366 * MAX_TARGET_YEARS):
-        raise ValidationFailed(
-            "target_date is too far away",
-            details=[{"field": "target_date", "message": f"must be within {MAX_TARGET_YEARS} years"}],
+        raise invalid_field(
+            "target_date", f"must be within {MAX_TARGET_YEARS} years", summary="target_date is too far away"
         )
 
 
@@ -89,7 +82,7 @@ async def update_goal(
         return goal
     await session.flush()
     await session.refresh(goal)
-    if goal.status != "archived":
+    if goal.status != GoalStatus.archived:
         await memory.goal_saved(session, goal)
     return goal
 
@@ -99,30 +92,25 @@ async def archive_goal(
 ) -> None:
     """DELETE: archive the goal (idempotent), its open missions and its project memories."""
     goal = await get_goal(session, user, goal_id, for_update=True)
-    if goal.status != "archived":
-        await _change_status(session, user, goal, "archived", now, memory)
+    if goal.status != GoalStatus.archived:
+        await _change_status(session, user, goal, GoalStatus.archived, now, memory)
 
 
 async def _change_status(
-    session: AsyncSession, user: User, goal: Goal, status: str, now: datetime, memory: GoalMemory
+    session: AsyncSession, user: User, goal: Goal, status: GoalStatus, now: datetime, memory: GoalMemory
 ) -> None:
     previous = goal.status
-    if status not in GOAL_TRANSITIONS[previous]:
-        raise Conflict(
-            f"a goal that is {previous} cannot become {status}",
-            code="illegal_transition",
-            details={"status": previous, "target": status, "allowed": sorted(GOAL_TRANSITIONS[previous])},
-        )
+    check_goal_transition(previous, status)
     goal.status = status
-    goal.completed_at = now if status == "completed" else None
-    goal.archived_at = now if status == "archived" else None
-    if status == "archived":
+    goal.completed_at = now if status == GoalStatus.completed else None
+    goal.archived_at = now if status == GoalStatus.archived else None
+    if status == GoalStatus.archived:
         await missions.archive_open_missions(session, user.id, goal.id, now, local_date(now, user.timezone))
     await session.flush()
     await session.refresh(goal)
-    if status == "archived":
+    if status == GoalStatus.archived:
         await memory.goal_archived(session, goal)
-    elif previous == "archived":
+    elif previous == GoalStatus.archived:
         await memory.goal_restored(session, goal)
     else:
         await memory.goal_saved(session, goal)

@@ -15,8 +15,8 @@ from typing import Any
 from app.core.config import Settings
 from app.core.logging import get_logger
 from app.kit.clock import parse_now
-from app.progress import repository
-from app.progress.orchestration import run_nightly
+from app.planning.nightly import run_nightly
+from app.planning.repository import progress as repository
 
 log = get_logger(__name__)
 SWEEP_BATCH = 1000

@@ -23,6 +23,7 @@ from app.models import (
     Streak,
     User,
 )
+from app.models.enums import MissionStatus, SessionOutcome
 
 # Event kinds that count as the user doing something with their missions on a day.
 ACTIVITY_KINDS = ("started", "completed", "deferred", "abandoned")
@@ -83,7 +84,7 @@ async def completion_dates(session: AsyncSession, user_id: uuid.UUID, first: dat
         .distinct()
         .where(
             Mission.user_id == user_id,
-            Mission.status == "completed",
+            Mission.status == MissionStatus.completed,
             Mission.completed_on.between(first, last),
         )
     )
@@ -152,9 +153,11 @@ async def completed_on_day(session: AsyncSession, user_id: uuid.UUID, day: date)
         .select_from(Mission)
         .outerjoin(
             MissionSession,
-            (MissionSession.mission_id == Mission.id) & (MissionSession.outcome == "completed"),
+            (MissionSession.mission_id == Mission.id) & (MissionSession.outcome == SessionOutcome.completed),
         )
-        .where(Mission.user_id == user_id, Mission.status == "completed", Mission.completed_on == day)
+        .where(
+            Mission.user_id == user_id, Mission.status == MissionStatus.completed, Mission.completed_on == day
+        )
     )
     return [(category, int(minutes)) for category, minutes in rows]
 
@@ -195,7 +198,7 @@ async def completed_sessions(
         .join(Mission, Mission.id == MissionSession.mission_id)
         .where(
             MissionSession.user_id == user_id,
-            MissionSession.outcome == "completed",
+            MissionSession.outcome == SessionOutcome.completed,
             Mission.completed_on.between(first, last),
         )
     )
@@ -208,7 +211,7 @@ async def completed_missions_by_day(
     rows = await session.execute(
         select(Mission.completed_on, Mission.id).where(
             Mission.user_id == user_id,
-            Mission.status == "completed",
+            Mission.status == MissionStatus.completed,
             Mission.completed_on.between(first, last),
         )
     )

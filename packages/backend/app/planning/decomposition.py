@@ -29,15 +29,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.companion.llm import get_chat_model, model_name
 from app.core import ratelimit
 from app.core.config import Settings
-from app.core.errors import AppError, Conflict, NotFound, ValidationFailed
+from app.core.errors import AppError, Conflict, NotFound, invalid_field
 from app.core.logging import get_logger
-from app.goals import planner, plans, repository
-from app.goals.schemas import ApprovalIn, MilestoneOut, Plan, PlanMilestone, PlanMission, ProposalOut
 from app.kit.clock import local_date
-from app.missions import repository as missions
-from app.missions.rules import essence_reward
-from app.missions.schemas import ApprovalOut, MissionOut
 from app.models import DecompositionProposal, Goal, User
+from app.models.enums import MissionSource
+from app.planning import planner, plans
+from app.planning.locks import open_goal
+from app.planning.repository import goals as repository
+from app.planning.repository import missions
+from app.planning.rules import mission_row
+from app.planning.schemas.goals import ApprovalIn, MilestoneOut, Plan, PlanMilestone, PlanMission, ProposalOut
+from app.planning.schemas.missions import ApprovalOut, MissionOut
 from app.users.data import erase_hook
 
 log = get_logger(__name__)
@@ -156,17 +159,6 @@ def proposal_out(proposal: DecompositionProposal, now: datetime) -> ProposalOut:
     )
 
 
-async def _decomposable_goal(
-    session: AsyncSession, user: User, goal_id: uuid.UUID, *, for_update: bool = False
-) -> Goal:
-    goal = await repository.get_goal(session, user.id, goal_id, for_update=for_update)
-    if goal is None:
-        raise NotFound("Goal not found")
-    if goal.status in ("completed", "archived"):
-        raise Conflict(f"the goal is {goal.status}", code="goal_not_open", details={"status": goal.status})
-    return goal
-
-
 def rate_key(user_id: uuid.UUID) -> str:
     return f"goals:{user_id}:decompose-rate"
 
@@ -184,7 +176,7 @@ async def propose(
     now: datetime,
     redis: Redis | None = None,
 ) -> ProposalOut:
-    goal = await _decomposable_goal(session, user, goal_id)
+    goal = await open_goal(session, user.id, goal_id, for_update=False)
     # Per user, since it may call a paid model; only requests for a decomposable goal count.
     # Without Redis (REDIS_URL unset, development only) there is no limit.
     if redis is not None:
@@ -251,7 +243,7 @@ async def _claim(
 async def reject(
     session: AsyncSession, user: User, goal_id: uuid.UUID, proposal_id: uuid.UUID, now: datetime
 ) -> ProposalOut:
-    await _decomposable_goal(session, user, goal_id)
+    await open_goal(session, user.id, goal_id, for_update=False)
     return proposal_out(await _claim(session, user, goal_id, proposal_id, "rejected", now), now)
 
 
@@ -264,9 +256,8 @@ def apply_edits(plan: Plan, edits: ApprovalIn) -> Plan:
         | ({edit.key for edit in edits.milestone_edits} - milestone_keys)
     )
     if unknown:
-        raise ValidationFailed(
-            "unknown keys in the approval",
-            details=[{"field": "keys", "message": f"not in this proposal: {', '.join(unknown)}"}],
+        raise invalid_field(
+            "keys", f"not in this proposal: {', '.join(unknown)}", summary="unknown keys in the approval"
         )
     removed = set(edits.remove_missions)
     mission_changes = {
@@ -286,9 +277,10 @@ def apply_edits(plan: Plan, edits: ApprovalIn) -> Plan:
             changes = milestone_changes.get(milestone.key, {})
             milestones.append(PlanMilestone(**{**milestone.model_dump(), **changes, "missions": kept}))
     if not milestones:
-        raise ValidationFailed(
-            "the approval removes every mission",
-            details=[{"field": "remove_missions", "message": "at least one mission must remain"}],
+        raise invalid_field(
+            "remove_missions",
+            "at least one mission must remain",
+            summary="the approval removes every mission",
         )
     return Plan(milestones=milestones, rationale=plan.rationale, repairs=plan.repairs)
 
@@ -304,7 +296,7 @@ async def approve(
     # Lock order (docs/goals.md): the goal's row first, then the proposal and the new missions. An
     # archival holding the lock finishes first; the goal is then read archived and this is a 409,
     # instead of open missions being inserted into an archived goal.
-    goal = await _decomposable_goal(session, user, goal_id, for_update=True)
+    goal = await open_goal(session, user.id, goal_id)
     proposal = await _claim(session, user, goal_id, proposal_id, "approved", now)
     plan = apply_edits(Plan.model_validate(proposal.payload), edits)  # a 422 here rolls the claim back
     milestone_rows = await repository.insert_milestones(
@@ -325,19 +317,16 @@ async def approve(
     for milestone, row in zip(plan.milestones, milestone_rows, strict=True):
         for mission in milestone.missions:
             rows.append(
-                {
-                    "user_id": user.id,
-                    "goal_id": goal.id,
-                    "milestone_id": row.id,
-                    "title": mission.title,
-                    "description": mission.description,
-                    "estimated_minutes": mission.estimated_minutes,
-                    "energy_level": mission.energy_level,
-                    "value_category": goal.value_category,
-                    "essence_reward": essence_reward(mission.estimated_minutes, mission.energy_level),
-                    "position": position + len(rows),
-                    "source": "decomposition",
-                }
+                mission_row(
+                    goal,
+                    title=mission.title,
+                    description=mission.description,
+                    estimated_minutes=mission.estimated_minutes,
+                    energy_level=mission.energy_level,
+                    milestone_id=row.id,
+                    position=position + len(rows),
+                    source=MissionSource.decomposition,
+                )
             )
     created = await missions.insert_missions(session, rows)
     proposal.payload = plan.model_dump(mode="json")  # what was actually saved, edits included

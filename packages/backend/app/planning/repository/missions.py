@@ -12,7 +12,6 @@ from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.missions.rules import ELIGIBLE_STATUSES, OPEN_STATUSES
 from app.models import (
     DailyTriad,
     EmotionalState,
@@ -23,6 +22,8 @@ from app.models import (
     Streak,
     User,
 )
+from app.models.enums import GoalStatus, MissionStatus
+from app.planning.rules import ELIGIBLE_STATUSES, OPEN_STATUSES
 
 
 async def insert_missions(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Mission]:
@@ -100,7 +101,7 @@ async def archive_open_missions(
     archived = await session.execute(
         update(Mission)
         .where(Mission.user_id == user_id, Mission.goal_id == goal_id, Mission.status.in_(OPEN_STATUSES))
-        .values(status="archived", deferred_until=None)
+        .values(status=MissionStatus.archived, deferred_until=None)
         .returning(Mission.id)
         .execution_options(synchronize_session=False)
     )
@@ -116,7 +117,11 @@ async def archive_open_missions(
 
 
 def _due(user_id: uuid.UUID, today: date) -> list[Any]:
-    return [Mission.user_id == user_id, Mission.status == "deferred", Mission.deferred_until <= today]
+    return [
+        Mission.user_id == user_id,
+        Mission.status == MissionStatus.deferred,
+        Mission.deferred_until <= today,
+    ]
 
 
 async def due_goal_ids(session: AsyncSession, user_id: uuid.UUID, today: date) -> set[uuid.UUID]:
@@ -141,7 +146,7 @@ async def reactivate_due(
     result = await session.execute(
         update(Mission)
         .where(*_due(user_id, today), Mission.goal_id.in_(goal_ids))
-        .values(status="pending", deferred_until=None)
+        .values(status=MissionStatus.pending, deferred_until=None)
         .returning(Mission.id)
         .execution_options(synchronize_session=False)
     )
@@ -155,7 +160,9 @@ async def count_pending(session: AsyncSession, user_id: uuid.UUID, goal_id: uuid
     query = (
         select(func.count())
         .select_from(Mission)
-        .where(Mission.user_id == user_id, Mission.goal_id == goal_id, Mission.status == "pending")
+        .where(
+            Mission.user_id == user_id, Mission.goal_id == goal_id, Mission.status == MissionStatus.pending
+        )
     )
     return (await session.execute(query)).scalar_one()
 
@@ -224,7 +231,11 @@ async def triad_candidates(session: AsyncSession, user_id: uuid.UUID) -> Sequenc
     rows = await session.execute(
         select(Mission, Goal)
         .join(Goal, and_(Goal.id == Mission.goal_id, Goal.user_id == user_id))
-        .where(Mission.user_id == user_id, Mission.status.in_(ELIGIBLE_STATUSES), Goal.status == "active")
+        .where(
+            Mission.user_id == user_id,
+            Mission.status.in_(ELIGIBLE_STATUSES),
+            Goal.status == GoalStatus.active,
+        )
         .order_by(Mission.created_at, Mission.position, Mission.id)
         .execution_options(populate_existing=True)  # read again after locking: rows may have changed
     )
@@ -234,7 +245,9 @@ async def triad_candidates(session: AsyncSession, user_id: uuid.UUID) -> Sequenc
 async def completed_categories(session: AsyncSession, user_id: uuid.UUID, day: date) -> Counter[str]:
     rows = await session.execute(
         select(Mission.value_category, func.count())
-        .where(Mission.user_id == user_id, Mission.completed_on == day, Mission.status == "completed")
+        .where(
+            Mission.user_id == user_id, Mission.completed_on == day, Mission.status == MissionStatus.completed
+        )
         .group_by(Mission.value_category)
     )
     return Counter({category: count for category, count in rows})
@@ -390,7 +403,7 @@ async def companion_missions(
                 Mission.status.in_(ELIGIBLE_STATUSES),
             ),
         )
-        .where(Goal.user_id == user_id, Goal.status == "active")
+        .where(Goal.user_id == user_id, Goal.status == GoalStatus.active)
         .order_by(
             Goal.importance.desc(),
             Goal.created_at,

@@ -8,20 +8,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 
 from app.core.deps import RedisDep, SessionDep, SettingsDep
-from app.goals import decomposition, repository, service
-from app.goals.memory import GoalMemoryDep
-from app.goals.schemas import (
+from app.kit.clock import Now
+from app.models.enums import GoalStatus
+from app.planning import decomposition
+from app.planning import goals as service
+from app.planning.memory import GoalMemoryDep
+from app.planning.repository import goals as repository
+from app.planning.schemas.goals import (
     ApprovalIn,
     GoalCreate,
     GoalDetailOut,
     GoalOut,
     GoalPage,
-    GoalStatus,
     GoalUpdate,
     ProposalOut,
 )
-from app.kit.clock import Now
-from app.missions.schemas import ApprovalOut
+from app.planning.schemas.missions import ApprovalOut
 from app.users.deps import CurrentUser
 
 router = APIRouter(prefix="/goals", tags=["goals"])

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 
 from app.core.deps import SessionDep
 from app.kit.clock import Now
-from app.progress import service
-from app.progress.schemas import DailyOut, DciOut
+from app.planning import progress as service
+from app.planning.schemas.progress import DailyOut, DciOut
 from app.users.deps import CurrentUser
 
 router = APIRouter(prefix="/progress", tags=["progress"])

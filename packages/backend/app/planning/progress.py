@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import local_date
 from app.models import GoalMilestone, Mission, User
-from app.progress import dci, repository, streaks
-from app.progress.schemas import (
+from app.planning import dci, streaks
+from app.planning.repository import progress as repository
+from app.planning.schemas.progress import (
     DailyOut,
     DciOut,
     DciPoint,

@@ -11,6 +11,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import DecompositionProposal, Goal, GoalMilestone, Mission
+from app.models.enums import GoalStatus, MissionStatus
+from app.planning.rules import OPEN_STATUSES
 
 
 async def insert_goal(
@@ -66,7 +68,7 @@ async def list_goals(
     if status is not None:
         conditions.append(Goal.status == status)
     elif not include_archived:
-        conditions.append(Goal.status != "archived")
+        conditions.append(Goal.status != GoalStatus.archived)
     total = (await session.execute(select(func.count()).select_from(Goal).where(*conditions))).scalar_one()
     rows = await session.execute(
         select(Goal).where(*conditions).order_by(Goal.created_at.desc(), Goal.id).limit(limit).offset(offset)
@@ -77,7 +79,7 @@ async def list_goals(
 async def active_goals(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Goal]:
     rows = await session.execute(
         select(Goal)
-        .where(Goal.user_id == user_id, Goal.status == "active")
+        .where(Goal.user_id == user_id, Goal.status == GoalStatus.active)
         .order_by(Goal.created_at, Goal.id)
     )
     return rows.scalars().all()
@@ -130,15 +132,13 @@ async def mark_milestone_reached(
     open_missions = (
         select(func.count())
         .select_from(Mission)
-        .where(
-            Mission.milestone_id == milestone_id, Mission.status.in_(("pending", "in_progress", "deferred"))
-        )
+        .where(Mission.milestone_id == milestone_id, Mission.status.in_(OPEN_STATUSES))
         .scalar_subquery()
     )
     completed = (
         select(func.count())
         .select_from(Mission)
-        .where(Mission.milestone_id == milestone_id, Mission.status == "completed")
+        .where(Mission.milestone_id == milestone_id, Mission.status == MissionStatus.completed)
         .scalar_subquery()
     )
     result = await session.execute(
@@ -162,7 +162,7 @@ async def mission_counts(session: AsyncSession, user_id: uuid.UUID, goal_id: uui
         .where(Mission.user_id == user_id, Mission.goal_id == goal_id)
         .group_by(Mission.status)
     )
-    counts = dict.fromkeys(("pending", "in_progress", "completed", "deferred", "archived"), 0)
+    counts: dict[str, int] = dict.fromkeys(MissionStatus, 0)
     counts.update({status: count for status, count in rows})
     return counts
 

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.kit.pagination import Page
-
-GoalType = Literal["abstract", "concrete"]
-ValueCategory = Literal["health", "craft", "growth", "connection"]
-GoalStatus = Literal["active", "paused", "completed", "archived"]
-EnergyLevel = Literal["low", "medium", "high"]
-ProposalStatus = Literal["proposed", "approved", "rejected", "expired"]
+from app.models.enums import EnergyLevel, GoalStatus, GoalType, ProposalSource, ProposalStatus, ValueCategory
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
@@ -129,7 +124,7 @@ class ProposalOut(BaseModel):
     id: uuid.UUID
     goal_id: uuid.UUID
     status: ProposalStatus
-    source: Literal["model", "planner"]
+    source: ProposalSource
     model: str | None
     created_at: datetime
     expires_at: datetime

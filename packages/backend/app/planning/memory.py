@@ -21,6 +21,7 @@ from app.core.errors import Conflict, NotFound
 from app.memory import service as memory
 from app.memory.embeddings import Embedder, get_embedder
 from app.models import Goal, Mission, MissionSession
+from app.models.enums import GoalStatus
 
 MAX_CHARS = 4000  # app.memory's limit on one memory
 
@@ -32,7 +33,7 @@ def goal_text(goal: Goal) -> str:
     if goal.target_date is not None:
         parts.append(f"Target date: {goal.target_date.isoformat()}.")
     parts.append(f"Importance {goal.importance}/5.")
-    if goal.status != "active":
+    if goal.status != GoalStatus.active:
         parts.append(f"Status: {goal.status}.")
     return _clip(" ".join(parts))
 

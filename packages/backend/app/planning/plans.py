@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from app.goals.planner import (
+from app.planning.planner import (
     MAX_MILESTONES,
     MAX_MINUTES,
     MAX_MISSIONS,
@@ -22,7 +22,7 @@ from app.goals.planner import (
     MIN_MISSIONS,
     DraftMilestone,
 )
-from app.goals.schemas import Plan, PlanMilestone, PlanMission
+from app.planning.schemas.goals import Plan, PlanMilestone, PlanMission
 
 ENERGY_ALIASES = {
     "low": "low",

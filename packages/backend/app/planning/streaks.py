@@ -18,7 +18,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Streak
-from app.progress import repository
+from app.planning.repository import progress as repository
 
 MILESTONES: Final = (7, 14, 30, 100, 365)
 OVERALL: Final = "overall"

@@ -8,22 +8,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.goals.schemas import (
+from app.kit.pagination import Page
+from app.models.enums import EnergyLevel, MissionStatus, Mood, TriadSlot, ValueCategory
+from app.planning.schemas.goals import (
     Description,
-    EnergyLevel,
     MilestoneOut,
     Minutes,
     ProposalOut,
     Title,
-    ValueCategory,
     reject_nulls,
 )
-from app.kit.pagination import Page
-from app.progress.schemas import EssenceAwardOut, StreakMilestoneOut, StreakOut
+from app.planning.schemas.progress import EssenceAwardOut, StreakMilestoneOut, StreakOut
 
-MissionStatus = Literal["pending", "in_progress", "completed", "deferred", "archived"]
-Mood = Literal["happy", "calm", "energized", "thoughtful", "mixed"]
-Slot = Literal["high", "medium", "low"]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 
 
@@ -177,7 +173,7 @@ class TriadFactors(BaseModel):
 
 
 class TriadEntry(BaseModel):
-    slot: Slot
+    slot: TriadSlot
     priority: float
     factors: TriadFactors
     mission: MissionOut

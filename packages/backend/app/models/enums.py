@@ -1,0 +1,105 @@
+"""Every status and closed vocabulary of the schema, defined once as ``StrEnum``s.
+
+Models store them as short strings with a CHECK constraint (``enum_column``), schemas expose them
+as named OpenAPI enums, services compare against the members. Order is the documented order.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class GoalType(StrEnum):
+    abstract = "abstract"
+    concrete = "concrete"
+
+
+class ValueCategory(StrEnum):
+    health = "health"
+    craft = "craft"
+    growth = "growth"
+    connection = "connection"
+
+
+class GoalStatus(StrEnum):
+    active = "active"
+    paused = "paused"
+    completed = "completed"
+    archived = "archived"
+
+
+class ProposalStatus(StrEnum):
+    proposed = "proposed"
+    approved = "approved"
+    rejected = "rejected"
+    expired = "expired"
+
+
+class ProposalSource(StrEnum):
+    model = "model"
+    planner = "planner"
+
+
+class MissionStatus(StrEnum):
+    pending = "pending"
+    in_progress = "in_progress"
+    completed = "completed"
+    deferred = "deferred"
+    archived = "archived"
+
+
+class EnergyLevel(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class Mood(StrEnum):
+    happy = "happy"
+    calm = "calm"
+    energized = "energized"
+    thoughtful = "thoughtful"
+    mixed = "mixed"
+
+
+class SessionOutcome(StrEnum):
+    completed = "completed"
+    deferred = "deferred"
+    abandoned = "abandoned"
+
+
+class MissionSource(StrEnum):
+    decomposition = "decomposition"
+    manual = "manual"
+    orchestrator = "orchestrator"
+
+
+class MissionEventKind(StrEnum):
+    started = "started"
+    completed = "completed"
+    deferred = "deferred"
+    abandoned = "abandoned"
+    reactivated = "reactivated"
+
+
+class TriadSlot(StrEnum):
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
+class EssenceReason(StrEnum):
+    mission = "mission"
+    streak_milestone = "streak_milestone"
+    goal_milestone = "goal_milestone"
+
+
+class MessageRole(StrEnum):
+    user = "user"
+    assistant = "assistant"
+
+
+class MessageStatus(StrEnum):
+    pending = "pending"  # an assistant reply being generated
+    complete = "complete"
+    failed = "failed"  # keeps what was produced before the failure
