@@ -15,7 +15,7 @@ from app.core.config import Settings, load_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging, get_logger
 from app.core.middleware import RequestContextMiddleware
-from app.core.resources import create_resources
+from app.runtime import create_resources
 
 log = get_logger("delight")
 

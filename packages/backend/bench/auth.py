@@ -392,7 +392,7 @@ def _summary(rounds: list[tuple[Phase, Phase]]) -> str:
 
 
 def main() -> None:
-    from app.cli import run_migrations  # noqa: PLC0415
+    from app.db.migrate import run_migrations  # noqa: PLC0415
     from app.devtools.embedded import start_postgres, start_redis  # noqa: PLC0415
 
     root = Path(tempfile.mkdtemp(prefix="dlt-bench-auth-"))

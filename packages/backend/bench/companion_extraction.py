@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.companion.extraction import Fact, extract_facts
+from app.companion.formation.extraction import Fact, extract_facts
 
 DATA = Path(__file__).resolve().parent / "data" / "companion_extraction.json"
 

@@ -237,7 +237,7 @@ def _overhead_line(name: str, run: Run) -> str:
 
 
 def main() -> None:
-    from app.cli import run_migrations  # noqa: PLC0415
+    from app.db.migrate import run_migrations  # noqa: PLC0415
     from app.devtools.embedded import start_postgres, start_redis  # noqa: PLC0415
 
     load_before = os.getloadavg()[0]

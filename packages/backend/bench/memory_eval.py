@@ -24,8 +24,8 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from app.cli import run_migrations
 from app.core.database_url import to_async_url
+from app.db.migrate import run_migrations
 from app.devtools.embedded import start_postgres
 from app.memory import dedup, scoring, service
 from app.memory.embeddings import LOCAL_TUNING, LocalEmbedder

@@ -14,9 +14,9 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from app.cli import run_migrations
 from app.core.config import Settings
 from app.core.database_url import to_async_url
+from app.db.migrate import run_migrations
 from app.main import create_app
 from app.models import Base
 from tests.support.auth import TestKey, bearer

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.companion import repository
 from app.companion.schemas import ConversationOut, EmotionalStateOut, MessageOut
 from app.companion.stream import user_prefix
-from app.users.data import erase_hook, export_section
+from app.users import erase_hook, export_section
 
 
 @export_section("conversations")

@@ -26,6 +26,10 @@ LEASE_REFRESH_SECONDS = 10
 MAX_EVENTS = 20_000
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 TERMINAL = ("complete", "error")
+# What an error event tells the user (and what a failed reply keeps in its metadata).
+REPLY_FAILED = "Eliza could not finish this reply. Please try again."
+INTERRUPTED = "The reply was interrupted. Please send your message again."
+TIMED_OUT = "Eliza took too long to answer. Please try again."
 
 
 def user_prefix(user_id: uuid.UUID) -> str:

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.jobs import discard_jobs, send_jobs
+from app.core.jobs import transaction
 from app.core.resources import Resources
 
 
@@ -40,18 +40,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's transaction: committed when the endpoint returns, rolled back if it raises.
 
     Function scope makes the commit happen before the response is sent, so a client never sees a
-    success whose commit later failed. Jobs queued with ``defer_job`` are sent after the commit.
+    success whose commit later failed. Jobs deferred with ``Job.defer`` are sent after the commit.
     """
     resources = resources_of(request)
-    async with resources.sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            discard_jobs(session)
-            await session.rollback()
-            raise
-        await send_jobs(session, resources.redis)
+    async with transaction(resources.sessions, resources.redis) as session:
+        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

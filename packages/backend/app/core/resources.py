@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.database import create_engine, create_session_factory
+from app.core.embedding import Embedder
+from app.core.llm import ChatModels
 from app.core.security import KeyProvider, TokenVerifier, create_key_provider
 
 
@@ -43,28 +45,27 @@ class TaskRegistry:
 
 @dataclass
 class Resources:
+    """Everything a process shares across requests and jobs: built once (``app.runtime``), reached
+    through dependencies or the job context, closed at shutdown. Nothing here connects until used."""
+
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     redis: ArqRedis | None
     keys: KeyProvider
     verifier: TokenVerifier
-    # The memory domain's embedder (app.memory.embeddings.get_embedder creates it on first use;
-    # typed loosely because core does not import domain packages).
-    embedder: Any = None
+    embedder: Embedder
+    chat: ChatModels
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
-    # Process-wide objects other domains keep here by name (e.g. the companion's model client);
-    # closed with their ``aclose()`` at shutdown.
-    extensions: dict[str, Any] = field(default_factory=dict)
+    # Background work in the API process (streamed replies) uses at most this many database
+    # connections at once, so that requests always find one in the pool.
+    db_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     async def close(self) -> None:
         await self.tasks.drain(self.settings.shutdown_grace_seconds)  # they still use what follows
-        for extension in self.extensions.values():
-            if hasattr(extension, "aclose"):
-                await extension.aclose()
+        await self.chat.aclose()
         await self.keys.aclose()
-        if self.embedder is not None and hasattr(self.embedder, "aclose"):
-            await self.embedder.aclose()
+        await self.embedder.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
@@ -83,14 +84,18 @@ def create_redis(settings: Settings) -> ArqRedis | None:
     )
 
 
-def create_resources(settings: Settings) -> Resources:
+def create_resources(settings: Settings, *, embedder: Embedder) -> Resources:
+    """The process's resources around ``embedder`` (the memory domain builds it: ``app.runtime``)."""
     engine = create_engine(settings)
     keys = create_key_provider(settings)
     return Resources(
-        settings,
-        engine,
-        create_session_factory(engine),
-        create_redis(settings),
-        keys,
-        TokenVerifier(settings, keys),
+        settings=settings,
+        engine=engine,
+        sessions=create_session_factory(engine),
+        redis=create_redis(settings),
+        keys=keys,
+        verifier=TokenVerifier(settings, keys),
+        embedder=embedder,
+        chat=ChatModels(settings),
+        db_slots=asyncio.Semaphore(max(2, settings.database_pool_size // 2)),
     )

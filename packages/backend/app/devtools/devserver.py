@@ -15,10 +15,9 @@ import typer
 from dotenv import load_dotenv
 
 from app.core.config import DEFAULT_CORS_ORIGINS
+from app.db.migrate import BACKEND_DIR, run_migrations
 from app.devtools.devkeys import DEV_ISSUER, ensure_key_pair, mint_token
 from app.devtools.embedded import EmbeddedService, start_postgres, start_redis
-
-BACKEND_DIR = Path(__file__).resolve().parents[2]
 
 
 def data_dir() -> Path:
@@ -96,8 +95,6 @@ def banner(base: str, directory: object, services: int, token: str) -> str:
 
 
 def run_dev(host: str, port: int, reload: bool, with_worker: bool) -> None:
-    from app.cli import run_migrations  # noqa: PLC0415 - avoid an import cycle with the CLI
-
     # uvicorn re-raises SIGTERM once it has shut down; as SystemExit it still runs the finally
     # block below, which stops the worker and the embedded services (Ctrl-C already does).
     signal.signal(signal.SIGTERM, _exit_on_sigterm)

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 
 from app import __version__
 from app.core.deps import ResourcesDep
+from app.health.heartbeat import read_heartbeat
 from app.health.service import ComponentHealth, check_database, check_redis, overall
-from app.workers.heartbeat import read_heartbeat
 
 router = APIRouter(prefix="/health", tags=["health"])
 

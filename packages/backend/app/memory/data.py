@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.memory import repository
 from app.memory.schemas import MemoryOut
-from app.users.data import export_section
+from app.users import export_section
 
 
 @export_section("memories")

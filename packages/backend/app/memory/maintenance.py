@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.embedding import Embedder, EmbeddingError
 from app.core.logging import get_logger
 from app.memory import repository
-from app.memory.embeddings import Embedder, EmbeddingError
 
 log = get_logger(__name__)
 

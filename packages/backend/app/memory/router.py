@@ -11,10 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from app.core.deps import ResourcesDep, SessionDep
+from app.core.embedding import Embedder
 from app.core.errors import invalid_field
-from app.memory import data as _export  # noqa: F401 - registers the export section
 from app.memory import repository, service
-from app.memory.embeddings import Embedder, get_embedder
 from app.memory.schemas import (
     MemoryCreate,
     MemoryOut,
@@ -25,13 +24,13 @@ from app.memory.schemas import (
     SearchResults,
 )
 from app.models import MemoryTier
-from app.users.deps import CurrentUser
+from app.users import CurrentUser
 
 router = APIRouter(prefix="/memories", tags=["memories"])
 
 
-def _embedder(resources: ResourcesDep) -> Embedder:
-    return get_embedder(resources)
+async def _embedder(resources: ResourcesDep) -> Embedder:
+    return resources.embedder
 
 
 EmbedderDep = Annotated[Embedder, Depends(_embedder)]

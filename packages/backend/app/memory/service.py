@@ -1,7 +1,7 @@
 """Companion memory: storing (with de-duplication), hybrid recall and the companion's tier strategy.
 
 Interface (other domains call these; ``session`` is the caller's AsyncSession: flushed, never
-committed; ``embedder`` comes from ``app.memory.embeddings.get_embedder(resources)``)::
+committed; ``embedder`` is the process's ``Resources.embedder``)::
 
     async def remember(session, embedder, *, user_id: uuid.UUID, tier: str, content: str, source: str,
                        metadata: dict | None = None, goal_id: uuid.UUID | None = None,
@@ -36,13 +36,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.core.embedding import Embedder, EmbeddingError
 from app.core.errors import Conflict, NotFound, invalid_field
-from app.core.jobs import defer_job
 from app.core.logging import get_logger
 from app.kit.numbers import clamp
 from app.memory import dedup, repository, scoring
-from app.memory.embeddings import Embedder, EmbeddingError, MemoryTuning, tuning_of
+from app.memory.embeddings import MemoryTuning, tuning_of
 from app.memory.repository import Candidate
+from app.memory.tasks import embed_pending_memories
 from app.models import Memory, MemoryTier
 
 log = get_logger(__name__)
@@ -52,7 +53,6 @@ MAX_QUERY_CHARS = 1000
 MAX_SOURCE_CHARS = 64
 MAX_METADATA_BYTES = 16_384
 MAX_RECALL_LIMIT = 50
-EMBED_JOB = "embed_pending_memories"
 NEAR_DUPLICATE_CANDIDATES = 3
 # Candidates fetched per path before re-ranking, as a multiple of the requested limit.
 CANDIDATE_FACTOR = 4
@@ -212,7 +212,7 @@ async def remember(
         await repository.refresh(session, memory, now, meta)
         return RememberResult(memory, created=False)
     if vector is None:
-        defer_job(session, EMBED_JOB)
+        embed_pending_memories.defer(session)
     return RememberResult(memory, created=True)
 
 
@@ -525,7 +525,7 @@ async def update_memory(
         memory.embedding = vector
         memory.embedding_model = embedder.model_name if vector is not None else None
         if vector is None:
-            defer_job(session, EMBED_JOB)
+            embed_pending_memories.defer(session)
     memory.tier, memory.content, memory.content_hash = tier, content, digest
     if "metadata" in changes and changes["metadata"] is not None:
         memory.meta = _check_metadata(changes["metadata"])

@@ -1,4 +1,4 @@
-"""ARQ jobs of the memory domain (registered in app/workers/main.py): thin shims over maintenance."""
+"""Jobs of the memory domain: thin shims over ``maintenance``."""
 
 from __future__ import annotations
 
@@ -6,21 +6,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.core.config import Settings
+from app.core.jobs import JobContext, Schedule, job
 from app.memory import maintenance
-from app.memory.embeddings import get_embedder
 
 
-async def prune_task_memories(ctx: dict[str, Any], now: str | None = None) -> dict[str, Any]:
-    """Daily cron: delete task memories past MEMORY_PRUNE_RETENTION_DAYS (by creation and last access).
+def _daily_prune(settings: Settings) -> Schedule:
+    return Schedule(hour=settings.memory_prune_hour, minute=settings.memory_prune_minute)
+
+
+@job(schedule=_daily_prune)
+async def prune_task_memories(ctx: JobContext, now: str | None = None) -> dict[str, Any]:
+    """Daily: delete task memories past MEMORY_PRUNE_RETENTION_DAYS (by creation and last access).
 
     ``now`` (ISO 8601) replaces the clock, for tests and for replaying a missed day.
     """
-    settings: Settings = ctx["settings"]
+    settings = ctx.settings
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     report = await maintenance.prune_task_memories(
-        ctx["sessions"],
+        ctx.sessions,
         now=moment,
         retention_days=settings.memory_prune_retention_days,
         batch_size=settings.memory_prune_batch_size,
@@ -28,11 +33,15 @@ async def prune_task_memories(ctx: dict[str, Any], now: str | None = None) -> di
     return {"deleted": report.deleted, "batches": report.batches, "cutoff": report.cutoff.isoformat()}
 
 
-async def embed_pending_memories(ctx: dict[str, Any]) -> dict[str, Any]:
-    """Embed memories stored without an embedding (provider failures). Enqueued when that happens
+# A sweep for memories stored unembedded, four times an hour.
+@job(schedule=Schedule(minute={7, 22, 37, 52}))
+async def embed_pending_memories(ctx: JobContext) -> dict[str, Any]:
+    """Embed memories stored without an embedding (provider failures). Deferred when that happens
     and swept by cron, so nothing is missed if Redis was unavailable at the time."""
-    settings: Settings = ctx["settings"]
     report = await maintenance.embed_pending(
-        ctx["sessions"], get_embedder(ctx["resources"]), batch_size=settings.embedding_batch_size
+        ctx.sessions, ctx.resources.embedder, batch_size=ctx.settings.embedding_batch_size
     )
     return {"embedded": report.embedded, "failed": report.failed}
+
+
+JOBS = (prune_task_memories, embed_pending_memories)

@@ -9,8 +9,10 @@ outside this package imports its modules.
 
 from app.planning.api import goals_router, missions_router, progress_router
 from app.planning.companion_view import CompanionGoalContext, GoalSummary, MissionSummary, companion_context
+from app.planning.tasks import JOBS
 
 __all__ = [
+    "JOBS",
     "CompanionGoalContext",
     "GoalSummary",
     "MissionSummary",

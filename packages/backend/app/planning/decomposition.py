@@ -1,6 +1,6 @@
 """Decomposition: a goal becomes a proposed plan, saved as milestones and missions only on approval.
 
-With a language model (``app.companion.llm.get_chat_model`` not ``None``) the plan is the model's
+With a language model (``Resources.chat`` configured) the plan is the model's
 structured output (function calling), validated and repaired (app/goals/plans.py); problems left
 after repair get one repair round with the model; a plan still invalid, or any model failure,
 answers 502 ``decomposition_failed`` and nothing is stored. Without a model, the offline planner
@@ -26,14 +26,14 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.companion.llm import get_chat_model, model_name
 from app.core import ratelimit
 from app.core.config import Settings
 from app.core.errors import AppError, Conflict, NotFound, invalid_field
+from app.core.llm import ChatModels
 from app.core.logging import get_logger
 from app.kit.clock import local_date
 from app.models import DecompositionProposal, Goal, User
-from app.models.enums import MissionSource
+from app.models.enums import MissionSource, ProposalSource, ProposalStatus
 from app.planning import planner, plans
 from app.planning.locks import open_goal
 from app.planning.repository import goals as repository
@@ -41,7 +41,7 @@ from app.planning.repository import missions
 from app.planning.rules import mission_row
 from app.planning.schemas.goals import ApprovalIn, MilestoneOut, Plan, PlanMilestone, PlanMission, ProposalOut
 from app.planning.schemas.missions import ApprovalOut, MissionOut
-from app.users.data import erase_hook
+from app.users import erase_hook
 
 log = get_logger(__name__)
 
@@ -171,6 +171,7 @@ async def erase_decompose_rate(redis: Any, user_id: uuid.UUID, clerk_user_id: st
 async def propose(
     session: AsyncSession,
     settings: Settings,
+    chat: ChatModels,
     user: User,
     goal_id: uuid.UUID,
     now: datetime,
@@ -187,9 +188,9 @@ async def propose(
             what="decomposition requests",
         )
     today = local_date(now, user.timezone)
-    model = get_chat_model(settings)
+    model = chat.get()
     if model is None:
-        plan, source, name = draft_offline(goal, today), "planner", None
+        plan, source, name = draft_offline(goal, today), ProposalSource.planner, None
     else:
         try:
             async with asyncio.timeout(settings.decomposition_timeout_seconds):
@@ -201,14 +202,14 @@ async def propose(
             raise DecompositionFailed(
                 details={"problems": [f"model call failed ({type(exc).__name__})"]}
             ) from None
-        source, name = "model", model_name(settings)
+        source, name = ProposalSource.model, chat.name
     await repository.supersede_proposals(session, user.id, goal.id, now)
     proposal = await repository.insert_proposal(
         session,
         {
             "user_id": user.id,
             "goal_id": goal.id,
-            "status": "proposed",
+            "status": ProposalStatus.proposed,
             "source": source,
             "model": name,
             "payload": plan.model_dump(mode="json"),

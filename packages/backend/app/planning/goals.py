@@ -17,7 +17,7 @@ from app.planning.repository import goals as repository
 from app.planning.repository import missions
 from app.planning.rules import check_goal_transition
 from app.planning.schemas.goals import GoalCreate, GoalDetailOut, GoalOut, GoalUpdate, MilestoneOut
-from app.users.data import export_section
+from app.users import export_section
 
 MAX_TARGET_YEARS = 10
 

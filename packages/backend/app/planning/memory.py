@@ -16,10 +16,10 @@ from typing import Annotated, Any
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import memory
 from app.core.deps import ResourcesDep
+from app.core.embedding import Embedder
 from app.core.errors import Conflict, NotFound
-from app.memory import service as memory
-from app.memory.embeddings import Embedder, get_embedder
 from app.models import Goal, Mission, MissionSession
 from app.models.enums import GoalStatus
 
@@ -128,8 +128,8 @@ class GoalMemory:
         )
 
 
-def get_goal_memory(resources: ResourcesDep) -> GoalMemory:
-    return GoalMemory(get_embedder(resources))
+async def get_goal_memory(resources: ResourcesDep) -> GoalMemory:
+    return GoalMemory(resources.embedder)
 
 
 GoalMemoryDep = Annotated[GoalMemory, Depends(get_goal_memory)]

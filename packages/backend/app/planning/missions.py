@@ -43,7 +43,7 @@ from app.planning.schemas.missions import (
     MissionUpdate,
     SessionOut,
 )
-from app.users.data import export_section
+from app.users import export_section
 
 MAX_DEFER_DAYS: Final = 30
 MAX_DEFAULT_MINUTES: Final = 240

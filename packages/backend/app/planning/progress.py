@@ -29,7 +29,7 @@ from app.planning.schemas.progress import (
     StreakMilestoneOut,
     StreakOut,
 )
-from app.users.data import export_section
+from app.users import export_section
 
 STREAK_BONUS: Final = {7: 50, 14: 100, 30: 250, 100: 1000, 365: 5000}
 GOAL_MILESTONE_BONUS: Final = 25

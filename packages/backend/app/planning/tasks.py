@@ -1,4 +1,4 @@
-"""ARQ jobs for goals, missions and progress: thin shims over app/progress/orchestration.py.
+"""Jobs of the planning domain: thin shims over ``planning/nightly.py``.
 
 ``nightly_sweep`` runs every 15 minutes and enqueues ``nightly_user`` for each user whose local
 day has turned since their last snapshot (their local "yesterday" has none), so each user's
@@ -12,7 +12,7 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from app.core.config import Settings
+from app.core.jobs import JobContext, Schedule, job, transaction
 from app.core.logging import get_logger
 from app.kit.clock import parse_now
 from app.planning.nightly import run_nightly
@@ -22,35 +22,36 @@ log = get_logger(__name__)
 SWEEP_BATCH = 1000
 
 
-async def nightly_sweep(ctx: dict[str, Any], now: str | None = None) -> int:
-    """Enqueue the nightly run of every user who is due; returns how many were enqueued."""
-    moment = parse_now(now)
-    async with ctx["sessions"]() as session:
-        due = await repository.users_due(session, moment, SWEEP_BATCH)
-    enqueued = 0
-    for user_id, yesterday in due:
-        # One job id per user and day: ARQ drops a second enqueue while the first is queued or kept.
-        job = await ctx["redis"].enqueue_job(
-            "nightly_user",
-            str(user_id),
-            moment.isoformat(),
-            _job_id=f"nightly:{user_id}:{yesterday.isoformat()}",
-        )
-        enqueued += job is not None
-    if due:
-        log.info("nightly_sweep", due=len(due), enqueued=enqueued)
-    return enqueued
-
-
-async def nightly_user(ctx: dict[str, Any], user_id: str, now: str | None = None) -> dict[str, Any] | None:
+@job()
+async def nightly_user(ctx: JobContext, user_id: str, now: str | None = None) -> dict[str, Any] | None:
     """Streak check, DCI snapshots, deferred missions back, pending missions topped up."""
-    settings: Settings = ctx["settings"]
-    async with ctx["sessions"]() as session, session.begin():
+    async with transaction(ctx.sessions, ctx.redis) as session:
         result = await run_nightly(
-            session, uuid.UUID(user_id), parse_now(now), settings.missions_pending_target
+            session, uuid.UUID(user_id), parse_now(now), ctx.settings.missions_pending_target
         )
     if result is None:
         return None
     data = asdict(result)
     data["today"] = result.today.isoformat()
     return data
+
+
+# Every user's nightly run happens shortly after their own midnight: swept four times an hour.
+@job(schedule=Schedule(minute={5, 20, 35, 50}, second=15))
+async def nightly_sweep(ctx: JobContext, now: str | None = None) -> int:
+    """Enqueue the nightly run of every user who is due; returns how many were enqueued."""
+    moment = parse_now(now)
+    async with ctx.sessions() as session:
+        due = await repository.users_due(session, moment, SWEEP_BATCH)
+    enqueued = 0
+    for user_id, yesterday in due:
+        # One job id per user and day: ARQ drops a second enqueue while the first is queued or kept.
+        enqueued += await nightly_user.enqueue(
+            ctx.redis, str(user_id), moment.isoformat(), job_id=f"nightly:{user_id}:{yesterday.isoformat()}"
+        )
+    if due:
+        log.info("nightly_sweep", due=len(due), enqueued=enqueued)
+    return enqueued
+
+
+JOBS = (nightly_sweep, nightly_user)

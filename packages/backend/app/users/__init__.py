@@ -1,0 +1,20 @@
+"""Users: the Clerk-verified caller (``CurrentUser``), profile and preferences, export and
+erasure. Other domains register their part of the export and erasure here
+(``export_section``, ``erase_hook``)."""
+
+from app.users.data import erase_hook, export_section
+from app.users.deps import Claims, CurrentUser
+from app.users.repository import get_by_clerk_id, upsert_from_clerk
+from app.users.router import router
+from app.users.service import erase_user
+
+__all__ = [
+    "Claims",
+    "CurrentUser",
+    "erase_hook",
+    "erase_user",
+    "export_section",
+    "get_by_clerk_id",
+    "router",
+    "upsert_from_clerk",
+]

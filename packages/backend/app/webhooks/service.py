@@ -10,12 +10,11 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import users
 from app.core.config import Settings
 from app.core.errors import BadRequest
 from app.core.logging import get_logger, user_id_var
-from app.users import repository as users_repository
-from app.users import service as users_service
-from app.users.data import export_section
+from app.users import export_section
 from app.webhooks import repository
 from app.webhooks.schemas import ClerkDeletedUser, ClerkEvent, ClerkUser, WebhookAck
 from app.webhooks.signature import SvixDelivery
@@ -108,7 +107,7 @@ async def _apply(session: AsyncSession, redis: Any, settings: Settings, event: P
         await repository.lock_clerk_user(session, user.id)
         if await repository.deleted_by_clerk(session, user.id, ERASED):
             return SKIPPED_DELETED
-        user_id = await users_repository.upsert_from_clerk(
+        user_id = await users.upsert_from_clerk(
             session,
             user.id,
             email=user.primary_email,
@@ -125,10 +124,10 @@ async def _apply(session: AsyncSession, redis: Any, settings: Settings, event: P
             )
             return DELETION_DISABLED
         await repository.lock_clerk_user(session, event.deleted.id)
-        existing = await users_repository.get_by_clerk_id(session, event.deleted.id)
+        existing = await users.get_by_clerk_id(session, event.deleted.id)
         if existing is None:
             return ALREADY_ABSENT
-        await users_service.erase_user(session, redis, existing)
+        await users.erase_user(session, redis, existing)
         return DELETED
     return IGNORED
 

@@ -1,4 +1,4 @@
-"""ARQ worker: settings, lifecycle and the job registry (``delight worker`` runs it)."""
+"""The ARQ worker (``delight worker``): collects every domain's jobs, owns its resources."""
 
 from __future__ import annotations
 
@@ -6,57 +6,28 @@ import asyncio
 import signal
 from typing import Any
 
-from arq import cron
 from arq.connections import RedisSettings
+from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
 from arq.worker import Worker
 
-from app.companion.tasks import companion_form_memories, companion_sweep
+from app import companion, health, memory, planning
 from app.core.config import Settings
+from app.core.jobs import Job
 from app.core.logging import get_logger
-from app.core.resources import create_resources
-from app.memory.tasks import embed_pending_memories, prune_task_memories
-from app.planning.tasks import nightly_sweep, nightly_user
-from app.workers.heartbeat import write_heartbeat
+from app.runtime import create_resources
 
 log = get_logger("delight.worker")
 
-
-async def heartbeat(ctx: dict[str, Any]) -> str:
-    """Cron: record that this worker is alive (read back by /api/v1/health)."""
-    settings: Settings = ctx["settings"]
-    return await write_heartbeat(ctx["redis"], settings.worker_heartbeat_ttl_seconds)
-
-
-# Later domains register their jobs here; names are the job identifiers ARQ stores.
-FUNCTIONS: list[WorkerCoroutine] = [
-    heartbeat,
-    prune_task_memories,
-    embed_pending_memories,
-    companion_form_memories,
-    companion_sweep,
-    nightly_sweep,
-    nightly_user,
-]
+# Every domain declares its jobs next to their code (``@job``); the worker only collects them.
+JOBS: tuple[Job[..., Any], ...] = (*health.JOBS, *memory.JOBS, *companion.JOBS, *planning.JOBS)
+# What ARQ registers: one coroutine per job, named after it (the name is what ARQ stores).
+FUNCTIONS: list[WorkerCoroutine] = [job.arq_function() for job in JOBS]  # type: ignore[misc]
 
 
-def cron_jobs(settings: Settings) -> list[Any]:
-    return [
-        cron(heartbeat, second=0, run_at_startup=True),
-        # Memory: daily pruning of old task memories; a sweep for memories stored unembedded.
-        cron(
-            prune_task_memories,
-            hour=settings.memory_prune_hour,
-            minute=settings.memory_prune_minute,
-            second=0,
-            unique=True,
-        ),
-        cron(embed_pending_memories, minute={7, 22, 37, 52}, second=0, unique=True),
-        # Companion: settle replies whose generator died; queue missed memory formation.
-        cron(companion_sweep, minute=set(range(2, 60, 5)), second=30, unique=True),
-        # Goals: each user's nightly run (streaks, DCI snapshot, mission top-up) after their midnight.
-        cron(nightly_sweep, minute={5, 20, 35, 50}, second=15, unique=True),
-    ]
+def cron_jobs(settings: Settings) -> list[CronJob]:
+    """The scheduled jobs, with the schedules their domains declared."""
+    return [cron for job in JOBS if (cron := job.arq_cron(settings)) is not None]
 
 
 class DelightWorker(Worker):
@@ -82,9 +53,8 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         raise SystemExit("REDIS_URL is not set: the worker needs Redis to receive jobs.")
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        resources = create_resources(settings)
-        ctx.update(settings=settings, resources=resources, sessions=resources.sessions)
-        log.info("worker_started", functions=[getattr(f, "__name__", str(f)) for f in FUNCTIONS])
+        ctx.update(settings=settings, resources=create_resources(settings))
+        log.info("worker_started", functions=[job.name for job in JOBS])
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         resources = ctx.get("resources")

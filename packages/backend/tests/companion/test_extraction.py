@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.companion.extraction import Fact, category_of, extract_facts, grounded, parse_model_facts
+from app.companion.formation.extraction import Fact, category_of, extract_facts, grounded, parse_model_facts
 from bench.companion_extraction import DATA, load_cases, score
 
 

@@ -14,8 +14,9 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.companion import formation, repository
-from app.companion.llm import get_chat_model
+from app.companion import repository
+from app.companion.formation import service as formation
+from app.core.llm import build_chat_model
 from app.companion.stream import stream_key
 from app.core.config import Settings
 from app.memory.embeddings import LocalEmbedder
@@ -164,7 +165,7 @@ async def test_with_a_model_the_extraction_is_validated_and_recorded(
     }
     with OpenAIServer(Script(facts_json=json.dumps(facts))) as server:
         settings = settings_factory(openai_base_url=server.url, companion_model="test-model")
-        model = get_chat_model(settings)
+        model = build_chat_model(settings)
         user = await users.provision(db, "user_f")
         message = await exchange(db, user.id, "I'm a pilot and my check ride next week is stressing me out.")
         await formation.form_memories(sessions, lambda: embedder, model, None, message.id)
@@ -189,7 +190,7 @@ async def test_a_failing_model_falls_back_to_the_rules(
         settings = settings_factory(openai_base_url=server.url, companion_max_retries=0)
         user = await users.provision(db, "user_f")
         message = await exchange(db, user.id, "I love gardening.")
-        await formation.form_memories(sessions, lambda: embedder, get_chat_model(settings), None, message.id)
+        await formation.form_memories(sessions, lambda: embedder, build_chat_model(settings), None, message.id)
     personal = [
         (content, meta["extracted_by"])
         for tier, content, meta in await memories(db, user.id)

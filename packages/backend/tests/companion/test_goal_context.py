@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.companion.emotion import detect_emotion
-from app.companion.offline import compose_reply
-from app.companion.rules import TurnContext, analyse
+from app.companion.language.emotion import detect_emotion
+from app.companion.reply.offline import compose_reply
+from app.companion.reply.rules import TurnContext, analyse
 from app.models import Goal, Mission
 from app.planning import CompanionGoalContext, MissionSummary, companion_context
 from app.users import repository as users

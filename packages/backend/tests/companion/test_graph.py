@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.companion import repository
-from app.companion.emotion import EmotionReading
-from app.companion.graph import (
+from app.companion.language.emotion import EmotionReading
+from app.companion.reply.graph import (
     TurnDeps,
     TurnState,
     goal_context,

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.companion.prompt import SYSTEM_PROMPT
+from app.companion.reply.prompt import SYSTEM_PROMPT
 from app.memory import service as memory_service
 from app.memory.embeddings import LocalEmbedder
 from app.models import Conversation, EmotionalState, Message, ModelUsage

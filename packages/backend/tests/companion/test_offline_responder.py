@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.companion.emotion import EmotionReading, detect_emotion, parse_model_reading
-from app.companion.offline import compose_reply
-from app.companion.rules import (
+from app.companion.language.emotion import EmotionReading, detect_emotion, parse_model_reading
+from app.companion.language.text import second_person, tokens_for_stream
+from app.companion.reply.offline import compose_reply
+from app.companion.reply.rules import (
     MemoryNote,
     TurnContext,
     analyse,
@@ -18,7 +19,6 @@ from app.companion.rules import (
     restorative_activity,
     uncontrollable_part,
 )
-from app.companion.text import second_person, tokens_for_stream
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MORNING = datetime(2031, 3, 4, 10, 0, tzinfo=BERLIN)

@@ -22,8 +22,8 @@ from sqlalchemy import Column, Integer, MetaData, Table, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.cli import BACKEND_DIR, run_migrations
 from app.core.database_url import to_async_url
+from app.db.migrate import BACKEND_DIR, run_migrations
 from app.models import Base
 from tests.support.services import ServiceURLs
 

@@ -17,7 +17,7 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 
 from app.core.config import Settings
-from app.workers.heartbeat import HEARTBEAT_KEY, read_heartbeat, write_heartbeat
+from app.health.heartbeat import HEARTBEAT_KEY, read_heartbeat, write_heartbeat
 from app.workers.main import FUNCTIONS, create_worker, cron_jobs
 from tests.support.services import ServiceURLs
 

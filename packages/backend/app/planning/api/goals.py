@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
-from app.core.deps import RedisDep, SessionDep, SettingsDep
+from app.core.deps import ResourcesDep, SessionDep
 from app.kit.clock import Now
 from app.models.enums import GoalStatus
 from app.planning import decomposition
@@ -24,7 +24,7 @@ from app.planning.schemas.goals import (
     ProposalOut,
 )
 from app.planning.schemas.missions import ApprovalOut
-from app.users.deps import CurrentUser
+from app.users import CurrentUser
 
 router = APIRouter(prefix="/goals", tags=["goals"])
 
@@ -89,11 +89,12 @@ async def decompose(
     goal_id: uuid.UUID,
     user: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
-    redis: RedisDep,
+    resources: ResourcesDep,
     now: Now,
 ) -> Any:
-    return await decomposition.propose(session, settings, user, goal_id, now, redis)
+    return await decomposition.propose(
+        session, resources.settings, resources.chat, user, goal_id, now, resources.redis
+    )
 
 
 @router.get("/{goal_id}/decompositions/{proposal_id}", response_model=ProposalOut)

@@ -29,7 +29,7 @@ from app.planning.schemas.missions import (
     StartOut,
     TriadOut,
 )
-from app.users.deps import CurrentUser
+from app.users import CurrentUser
 
 router = APIRouter(prefix="/missions", tags=["missions"])
 

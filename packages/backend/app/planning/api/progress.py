@@ -11,7 +11,7 @@ from app.core.deps import SessionDep
 from app.kit.clock import Now
 from app.planning import progress as service
 from app.planning.schemas.progress import DailyOut, DciOut
-from app.users.deps import CurrentUser
+from app.users import CurrentUser
 
 router = APIRouter(prefix="/progress", tags=["progress"])
 

@@ -20,16 +20,15 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import memory
 from app.companion import repository
-from app.companion.extraction import EXTRACTION_PROMPT, Fact, extract_facts, parse_model_facts
-from app.companion.generation import INTERRUPTED
-from app.companion.graph import FORM_MEMORIES_JOB, form_job_id
-from app.companion.stream import StreamWriter, lease_key
-from app.core.jobs import send_jobs
+from app.companion.formation.extraction import EXTRACTION_PROMPT, Fact, extract_facts, parse_model_facts
+from app.companion.stream import INTERRUPTED, StreamWriter, lease_key
+from app.core.embedding import Embedder
+from app.core.jobs import JobContext, Schedule, job, transaction
 from app.core.logging import get_logger
-from app.memory import service as memory_service
-from app.memory.embeddings import Embedder
 from app.models import Message
+from app.models.enums import MessageRole, MessageStatus
 
 log = get_logger(__name__)
 
@@ -90,8 +89,8 @@ async def _form_one(
     reply: Message | None,
 ) -> dict[str, Any]:
     stored: list[dict[str, Any]] = []
-    if reply is not None and reply.status == "complete" and reply.content.strip():
-        result = await memory_service.remember(
+    if reply is not None and reply.status == MessageStatus.complete and reply.content.strip():
+        result = await memory.remember(
             session,
             embedder,
             user_id=message.user_id,
@@ -104,7 +103,7 @@ async def _form_one(
         stored.append({"kind": "exchange", "memory_id": str(result.memory.id), "created": result.created})
     facts, extracted_by, usage = await extract(message.content, chat_model)
     for fact in facts:
-        result = await memory_service.remember(
+        result = await memory.remember(
             session,
             embedder,
             user_id=message.user_id,
@@ -143,23 +142,19 @@ async def form_memories(
     """Form the memories of ``message_id``'s user, oldest unformed message first."""
     async with sessions() as session:
         message = await repository.get_message(session, message_id)
-    if message is None or message.role != "user" or message.memories_formed_at is not None:
+    if message is None or message.role != MessageRole.user or message.memories_formed_at is not None:
         return []
     user_id = message.user_id
     done: list[dict[str, Any]] = []
     for _ in range(MAX_MESSAGES_PER_RUN):
-        async with sessions() as session:
+        async with transaction(sessions, jobs) as session:
             await repository.lock_user_formation(session, user_id)
             item = await repository.next_unformed(session, user_id)
-            if item is None:
-                break
+            if item is None or (item[1] is not None and item[1].status in repository.IN_FLIGHT):
+                break  # nothing left, or the next reply is still being generated (its job goes on)
             current, reply = item
-            if reply is not None and reply.status in repository.IN_FLIGHT:
-                break
             done.append(await _form_one(session, embedder(), chat_model, current, reply))
             await repository.mark_formed(session, current.id, datetime.now(UTC))
-            await session.commit()
-        await send_jobs(session, jobs)
     return done
 
 
@@ -180,17 +175,49 @@ async def sweep(
             if await redis.exists(lease_key(reply.user_id, reply.id)):
                 continue
             if await repository.finish_reply(
-                session, reply.id, content=reply.content, status="failed", meta={"error": INTERRUPTED}
+                session,
+                reply.id,
+                content=reply.content,
+                status=MessageStatus.failed,
+                meta={"error": INTERRUPTED},
             ):
                 settled += 1
                 await StreamWriter(redis, reply.user_id, reply.id, stream_ttl_seconds).error(INTERRUPTED)
         await session.commit()
         bucket = int(now.timestamp() // 300)
         for message in await repository.unformed_messages(session, now - unformed_after, limit):
-            job = await redis.enqueue_job(
-                FORM_MEMORIES_JOB, str(message.id), _job_id=f"{form_job_id(message.id)}:sweep:{bucket}"
+            queued += await companion_form_memories.enqueue(
+                redis, str(message.id), job_id=f"{form_job_id(message.id)}:sweep:{bucket}"
             )
-            queued += job is not None
     if settled or queued:
         log.info("companion_swept", settled=settled, queued=queued)
     return {"settled": settled, "queued": queued}
+
+
+def form_job_id(user_message_id: uuid.UUID) -> str:
+    """One formation job per message: ARQ drops a second enqueue while the first is kept."""
+    return f"companion-form:{user_message_id}"
+
+
+@job()
+async def companion_form_memories(ctx: JobContext, message_id: str) -> dict[str, Any]:
+    """After a reply: store the exchange as a task memory and the user's stated facts."""
+    resources = ctx.resources
+    done = await form_memories(
+        ctx.sessions, lambda: resources.embedder, resources.chat.get(), ctx.redis, uuid.UUID(message_id)
+    )
+    return {"formed": done}
+
+
+# Every five minutes, half a minute past.
+@job(schedule=Schedule(minute=set(range(2, 60, 5)), second=30))
+async def companion_sweep(ctx: JobContext) -> dict[str, int]:
+    """Settle replies whose generator died; queue memory formation that was missed."""
+    settings = ctx.settings
+    return await sweep(
+        ctx.sessions,
+        ctx.redis,
+        stale_after=timedelta(seconds=settings.companion_reply_timeout_seconds + 60),
+        unformed_after=timedelta(minutes=2),
+        stream_ttl_seconds=settings.companion_stream_ttl_seconds,
+    )

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
-from app.companion import data as _data  # noqa: F401 - registers the export sections and erase hook
-from app.companion import repository, service
+from app.companion import repository
+from app.companion.api import service
 from app.companion.schemas import (
     ChatAccepted,
     ChatRequest,
@@ -22,7 +22,7 @@ from app.companion.schemas import (
 from app.companion.stream import parse_event_id
 from app.core.deps import ResourcesDep, SessionDep
 from app.core.errors import NotFound
-from app.users.deps import CurrentUser
+from app.users import CurrentUser
 
 router = APIRouter(prefix="/companion", tags=["companion"])
 # The original documents also used this path for the stream.

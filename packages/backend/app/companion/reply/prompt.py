@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from app.companion.rules import Guidance, TurnContext, goal_phrase, restorative_activity
-from app.companion.text import clip_words, sentences
+from app.companion.language.text import clip_words, sentences
+from app.companion.reply.rules import Guidance, TurnContext, goal_phrase, restorative_activity
 from app.planning import CompanionGoalContext, MissionSummary
 
 HISTORY_MESSAGES = 10  # sent verbatim; older ones are summarised

@@ -9,6 +9,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from app.core.jobs import JobContext, Schedule, job
+
 HEARTBEAT_KEY = "delight:worker:heartbeat"
 
 
@@ -28,3 +30,9 @@ async def read_heartbeat(redis: Redis) -> dict[str, Any]:
         return {"status": "not_seen"}
     stamp, _, worker = (raw.decode() if isinstance(raw, bytes) else str(raw)).partition("|")
     return {"status": "up", "last_seen": stamp, "worker": worker}
+
+
+@job(schedule=Schedule(second=0, run_at_startup=True))
+async def heartbeat(ctx: JobContext) -> str:
+    """Every minute: record that this worker is alive (read back by /api/v1/health)."""
+    return await write_heartbeat(ctx.redis, ctx.settings.worker_heartbeat_ttl_seconds)

@@ -8,8 +8,9 @@ energy-based push and the circuit breaker.
 
 from __future__ import annotations
 
-from app.companion.emotion import EmotionReading
-from app.companion.rules import (
+from app.companion.language.emotion import EmotionReading
+from app.companion.language.text import pick, second_person, strip_end, upper_first
+from app.companion.reply.rules import (
     Guidance,
     MemoryNote,
     TurnContext,
@@ -18,7 +19,6 @@ from app.companion.rules import (
     reflection,
     restorative_activity,
 )
-from app.companion.text import pick, second_person, strip_end, upper_first
 from app.planning import CompanionGoalContext
 
 RESPONDER = "offline"

@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.companion.emotion import EmotionReading, Energy
-from app.companion.text import lower_first, second_person, sentences, strip_end
+from app.companion.language.emotion import EmotionReading, Energy
+from app.companion.language.restorative import is_restorative
+from app.companion.language.text import lower_first, second_person, sentences, strip_end
 from app.kit.text import normalise, words
 from app.planning import CompanionGoalContext
 
@@ -187,12 +188,6 @@ def analyse(ctx: TurnContext) -> Guidance:
 
 # --- phrases built from memories --------------------------------------------------------------
 
-_RESTORATIVE = re.compile(
-    r"\b(?:walk\w*|hik\w*|read\w*|books?|music|bath\w*|yoga|meditat\w*|tea|naps?|napping|run\w*|jog\w*"
-    r"|swim\w*|stretch\w*|journal\w*|draw\w*|paint\w*|garden\w*|cook\w*|bak\w*|games?|gaming|friends?"
-    r"|podcasts?|nature|dogs?|cats?|guitar|piano|knit\w*|sauna|cycling|bike|dance|dancing|movies?|films?)\b",
-    re.I,
-)
 _LIKE_OBJECT = re.compile(r"\b(?:like|love|enjoy|adore|prefer)s?\s+(?:to\s+)?(.+)", re.I)
 _RELAX_OBJECT = re.compile(r"^(.+?)\s+(?:helps?|calms?|relaxes?|recharges?)\b", re.I)
 _GOAL_OBJECT = re.compile(
@@ -200,10 +195,6 @@ _GOAL_OBJECT = re.compile(
     r"|aim to|trying to|going to)|(?P<noun>goal is|dream of|working on|working towards?))\s+(?P<rest>.+)",
     re.I,
 )
-
-
-def is_restorative(text: str) -> bool:
-    return bool(_RESTORATIVE.search(text))
 
 
 def restorative_activity(preference: str) -> str | None:

@@ -32,31 +32,25 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import planning
+from app import memory, planning
 from app.companion import repository
-from app.companion.emotion import EMOTION_PROMPT, EmotionReading, detect_emotion, parse_model_reading
-from app.companion.offline import RESPONDER as OFFLINE
-from app.companion.offline import compose_reply
-from app.companion.prompt import HISTORY_MESSAGES, SUMMARY_MESSAGES, HistoryItem, build_messages
-from app.companion.rules import MemoryNote, TurnContext, analyse
-from app.companion.stream import StreamWriter
-from app.companion.text import tokens_for_stream
+from app.companion.formation import companion_form_memories, form_job_id
+from app.companion.language.emotion import EMOTION_PROMPT, EmotionReading, detect_emotion, parse_model_reading
+from app.companion.language.text import tokens_for_stream
+from app.companion.reply.offline import RESPONDER as OFFLINE
+from app.companion.reply.offline import compose_reply
+from app.companion.reply.prompt import HISTORY_MESSAGES, SUMMARY_MESSAGES, HistoryItem, build_messages
+from app.companion.reply.rules import MemoryNote, TurnContext, analyse
+from app.companion.stream import REPLY_FAILED, StreamWriter
 from app.core.config import Settings
-from app.core.jobs import defer_job, send_jobs
+from app.core.embedding import Embedder
+from app.core.jobs import transaction
 from app.core.logging import get_logger
-from app.memory import service as memory_service
-from app.memory.embeddings import Embedder
 from app.models import User
+from app.models.enums import MessageStatus
 from app.planning import CompanionGoalContext
 
 log = get_logger(__name__)
-
-FORM_MEMORIES_JOB = "companion_form_memories"
-REPLY_FAILED = "Eliza could not finish this reply. Please try again."
-
-
-def form_job_id(user_message_id: uuid.UUID) -> str:
-    return f"companion-form:{user_message_id}"
 
 
 @dataclass
@@ -201,7 +195,7 @@ async def recall_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[s
     failed = False
     try:
         async with deps.db_slots, deps.sessions() as session:
-            recalled = await memory_service.recall_for_companion(
+            recalled = await memory.recall_for_companion(
                 session, deps.embedder(), user_id=user_id, message=state["message"]
             )
             await session.commit()  # access counts
@@ -348,16 +342,15 @@ async def store_memory(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
     }
     if failed:
         meta["error"] = REPLY_FAILED
-    async with deps.db_slots, deps.sessions() as session:
+    async with deps.db_slots, transaction(deps.sessions, deps.jobs) as session:
         stored = await repository.finish_reply(
             session,
             state["reply_id"],
             content=state.get("reply", ""),
-            status="failed" if failed else "complete",
+            status=MessageStatus.failed if failed else MessageStatus.complete,
             meta=meta,
         )
         if not stored:  # finished elsewhere (the sweeper) or the user was erased meanwhile
-            await session.rollback()
             return {"stored": False}
         await repository.update_user_message_meta(
             session, state["user_message_id"], {"emotion": emotion.as_dict()}
@@ -385,14 +378,9 @@ async def store_memory(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
         )
         await repository.touch_conversation(session, state["conversation_id"])
         # The exchange becomes a task memory and the user's facts are extracted, in the worker.
-        defer_job(
-            session,
-            FORM_MEMORIES_JOB,
-            str(state["user_message_id"]),
-            _job_id=form_job_id(state["user_message_id"]),
+        companion_form_memories.defer(
+            session, str(state["user_message_id"]), job_id=form_job_id(state["user_message_id"])
         )
-        await session.commit()
-    await send_jobs(session, deps.jobs)
     return {"stored": True}
 
 

@@ -18,18 +18,21 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.companion import repository
-from app.companion.graph import REPLY_FAILED, TURN_GRAPH, TurnDeps
-from app.companion.llm import chat_model_for
-from app.companion.stream import LEASE_REFRESH_SECONDS, Fallback, StreamWriter
+from app.companion.reply.graph import TURN_GRAPH, TurnDeps
+from app.companion.stream import (
+    INTERRUPTED,
+    LEASE_REFRESH_SECONDS,
+    REPLY_FAILED,
+    TIMED_OUT,
+    Fallback,
+    StreamWriter,
+)
 from app.core.logging import get_logger
 from app.core.resources import Resources
-from app.memory.embeddings import get_embedder
 from app.models import Message
+from app.models.enums import MessageStatus
 
 log = get_logger(__name__)
-
-INTERRUPTED = "The reply was interrupted. Please send your message again."
-TIMED_OUT = "Eliza took too long to answer. Please try again."
 
 
 @dataclass(frozen=True)
@@ -47,14 +50,12 @@ def deps_for(resources: Resources, writer: StreamWriter) -> TurnDeps:
     return TurnDeps(
         settings=settings,
         sessions=resources.sessions,
-        embedder=lambda: get_embedder(resources),
-        chat_model=chat_model_for(resources),
+        embedder=lambda: resources.embedder,
+        chat_model=resources.chat.get(),
         writer=writer,
         jobs=resources.redis,
         emotion_by_model=settings.companion_emotion_detection != "offline",
-        db_slots=resources.extensions.setdefault(
-            "companion.db_slots", asyncio.Semaphore(max(2, settings.database_pool_size // 2))
-        ),
+        db_slots=resources.db_slots,
     )
 
 
@@ -147,7 +148,11 @@ async def fallback_for_dead_reply(
         if reply.status in repository.IN_FLIGHT:
             # Its generator died (process killed): settle it so nobody waits for it again.
             await repository.finish_reply(
-                session, reply_id, content=reply.content, status="failed", meta={"error": INTERRUPTED}
+                session,
+                reply_id,
+                content=reply.content,
+                status=MessageStatus.failed,
+                meta={"error": INTERRUPTED},
             )
             await session.commit()
             return await _announce(resources, user_id, reply_id, {"type": "error", "message": INTERRUPTED})

@@ -8,10 +8,15 @@ from typing import Annotated
 
 import typer
 
-memory_cli = typer.Typer(help="Companion memory maintenance.", no_args_is_help=True)
+from app.cli.common import settings_or_exit
+from app.core.config import Settings
+from app.core.embedding import EmbeddingError
+from app.core.logging import configure_logging
+
+app = typer.Typer(help="Companion memory maintenance.", no_args_is_help=True)
 
 
-@memory_cli.command()
+@app.command()
 def reembed(
     batch_size: Annotated[int, typer.Option(help="Memories per embedding call and commit", min=1)] = 64,
     force: Annotated[bool, typer.Option(help="Re-embed every memory, even those already current")] = False,
@@ -22,27 +27,21 @@ def reembed(
     Without --force only memories embedded by another model (or not at all) are done, so running
     it again after an interruption resumes where it stopped. Batches commit as they go.
     """
-    from app.cli import _settings_or_exit  # noqa: PLC0415 - the CLI stays light until a command runs
-    from app.core.logging import configure_logging  # noqa: PLC0415
-
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     configure_logging("WARNING", json=settings.json_logs)
     start = uuid.UUID(after) if after else None
     done = asyncio.run(_reembed(settings, batch_size, force, start))
     typer.echo(f"re-embedded {done} memories")
 
 
-async def _reembed(settings: object, batch_size: int, force: bool, after: uuid.UUID | None) -> int:
-    from app.core.config import Settings  # noqa: PLC0415
-    from app.core.resources import create_resources  # noqa: PLC0415
-    from app.memory import maintenance  # noqa: PLC0415
-    from app.memory.embeddings import EmbeddingError, get_embedder  # noqa: PLC0415
+async def _reembed(settings: Settings, batch_size: int, force: bool, after: uuid.UUID | None) -> int:
+    from app import memory  # noqa: PLC0415 - the CLI stays light until a command runs
+    from app.runtime import create_resources  # noqa: PLC0415
 
-    assert isinstance(settings, Settings)
     resources = create_resources(settings)
     try:
-        embedder = get_embedder(resources)
-        total = await maintenance.count_to_reembed(resources.sessions, embedder.model_name, force)
+        embedder = resources.embedder
+        total = await memory.count_to_reembed(resources.sessions, embedder.model_name, force)
         typer.echo(f"{total} memories to embed with {embedder.model_name} ({embedder.dimensions} dimensions)")
         last: list[uuid.UUID] = []
         with typer.progressbar(length=total, label="re-embedding") as bar:
@@ -52,7 +51,7 @@ async def _reembed(settings: object, batch_size: int, force: bool, after: uuid.U
                 last[:] = [last_id]
 
             try:
-                return await maintenance.reembed(
+                return await memory.reembed(
                     resources.sessions,
                     embedder,
                     batch_size=batch_size,

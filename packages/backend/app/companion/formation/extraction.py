@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from app.companion.emotion import detect_emotion
-from app.companion.rules import is_restorative
-from app.companion.text import sentences, strip_end, upper_first
+from app.companion.language.emotion import detect_emotion
+from app.companion.language.restorative import is_restorative
+from app.companion.language.text import sentences, strip_end, upper_first
 from app.kit.text import STOP_WORDS, normalise, words
 
 Kind = Literal["feeling", "stressor", "preference", "identity", "goal", "plan"]

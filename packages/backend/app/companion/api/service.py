@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.companion import repository
-from app.companion.generation import ReplyJob, fallback_for_dead_reply, start_after_commit, writer_for
+from app.companion.api.generation import ReplyJob, fallback_for_dead_reply, start_after_commit, writer_for
 from app.companion.schemas import ChatAccepted, ChatRequest
 from app.companion.stream import Fallback, format_event, lease_key, read_events, stream_key, user_prefix
 from app.core import ratelimit
