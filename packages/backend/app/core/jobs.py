@@ -66,8 +66,8 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class _Pending:
-    name: str
+class PendingJob:
+    function: str  # the job's name
     args: tuple[Any, ...]
     job_id: str | None
 
@@ -90,7 +90,7 @@ class Job(Generic[P, R]):
 
     def defer(self, session: AsyncSession, *args: Any, job_id: str | None = None) -> None:
         """Queue the job to be sent when ``session`` commits (dropped if it rolls back)."""
-        session.info.setdefault(_PENDING, []).append(_Pending(self.name, args, job_id))
+        session.info.setdefault(_PENDING, []).append(PendingJob(self.name, args, job_id))
 
     async def enqueue(self, redis: ArqRedis, *args: Any, job_id: str | None = None) -> bool:
         """Send the job now; ``False`` when ARQ already holds one with ``job_id``."""
@@ -140,17 +140,17 @@ def discard_jobs(session: AsyncSession) -> None:
 async def send_jobs(session: AsyncSession, redis: ArqRedis | None) -> None:
     """Enqueue what the committed transaction asked for. Failures are logged, never raised:
     the data is already committed and every job has a sweeper that finds missed work."""
-    pending: list[_Pending] = session.info.pop(_PENDING, [])
+    pending: list[PendingJob] = session.info.pop(_PENDING, [])
     if not pending:
         return
     if redis is None:
-        log.warning("jobs_not_enqueued_no_redis", count=len(pending), functions=[p.name for p in pending])
+        log.warning("jobs_not_enqueued_no_redis", count=len(pending), functions=[p.function for p in pending])
         return
     for item in pending:
         try:
-            await redis.enqueue_job(item.name, *item.args, _job_id=item.job_id)
+            await redis.enqueue_job(item.function, *item.args, _job_id=item.job_id)
         except Exception as exc:  # noqa: BLE001 - see docstring
-            log.warning("job_enqueue_failed", function=item.name, error=type(exc).__name__)
+            log.warning("job_enqueue_failed", function=item.function, error=type(exc).__name__)
 
 
 @asynccontextmanager
