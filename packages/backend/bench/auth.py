@@ -509,16 +509,18 @@ def main() -> None:
         profile = _profile(env, headers) if PROFILE else "Profile skipped (AUTH_BENCH_PROFILE=0)."
         rounds = f"{ROUNDS} round{'s' if ROUNDS != 1 else ''}"
         body = f"""
-Servers, all on this machine over loopback. The app as the runbook starts it:
-`{uvicorn_command()}` (one process, uvloop/httptools, `ENVIRONMENT=production`, so one JSON log
-line per request: {json_lines:,} lines written to a file during the run), with PostgreSQL 16 +
-pgvector and Redis reached over TCP (`DATABASE_URL=postgresql://…@127.0.0.1:<port>/…`). The bare
-floor: `{uvicorn_command(BARE_APP, *bare_args)}` (one route; no middleware, logging or database).
-Load: `wrk -t{WRK_THREADS} -c<connections> -d{SECONDS:g}s -s <script>`, the Lua script cycling
-through {USERS} users' session tokens for `/users/me`; {rounds} per level, the endpoint order
-rotated per round. p50/p99 are wrk's latency percentiles; each cell is the median over the rounds.
-Server CPU is the serving process's user+system time per request; wrk CPU is the load generator's,
-which shares the same two cores.
+Servers, all on this machine over loopback. The app as the runbook starts it,
+`{uvicorn_command()}`
+(one process, uvloop/httptools, `ENVIRONMENT=production`, so one JSON log line per request:
+{json_lines:,} lines written to a file during the run), with PostgreSQL 16 + pgvector and Redis
+reached over TCP (`DATABASE_URL=postgresql://…@127.0.0.1:<port>/…`). The bare floor,
+`{uvicorn_command(BARE_APP, *bare_args)}`
+(one route; no middleware, logging or database). Load:
+`wrk -t{WRK_THREADS} -c<connections> -d{SECONDS:g}s -s <script>`,
+the Lua script cycling through {USERS} users' session tokens for `/users/me`; {rounds} per level,
+the endpoint order rotated per round. p50/p99 are wrk's latency percentiles; each cell is the
+median over the rounds. Server CPU is the serving process's user+system time per request; wrk CPU
+is the load generator's, which shares the same two cores.
 
 {_summary(targets, results)}
 

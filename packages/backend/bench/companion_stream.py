@@ -444,14 +444,15 @@ def main() -> None:
         per_repeat = ", ".join(f"{x:.0f}" for x in headline.p95s)
         rows = "\n".join(_burst_row(b) for _, b in sorted(bursts.measured.items()))
         body = f"""
-The app as the runbook starts it, `{uvicorn_command()}` (one process, `ENVIRONMENT=production`,
-JSON logs to a file), PostgreSQL 16 + pgvector and Redis embedded but reached over TCP, and an
-instant OpenAI-compatible server in another process (a {REPLY_WORDS}-token reply, no delay), all on
-loopback; the load client (httpx) runs on the same two cores. Each chat: `POST /api/v1/companion/chat`,
-then `GET stream_url` read to `complete`. "First token": from sending the POST to receiving the
-first `token` event, i.e. the service's own overhead, since the model answers instantly. With a
-model configured a turn makes two model calls (emotion, then the reply) and one local-embedding
-recall before the first token.
+The app as the runbook starts it,
+`{uvicorn_command()}`
+(one process, `ENVIRONMENT=production`, JSON logs to a file), PostgreSQL 16 + pgvector and
+Redis embedded but reached over TCP, and an instant OpenAI-compatible server in another process
+(a {REPLY_WORDS}-token reply, no delay), all on loopback; the load client (httpx) runs on the
+same two cores. Each chat: `POST /api/v1/companion/chat`, then `GET stream_url` read to
+`complete`. "First token": from sending the POST to receiving the first `token` event, i.e. the
+service's own overhead, since the model answers instantly. With a model configured a turn makes
+two model calls (emotion, then the reply) and one local-embedding recall before the first token.
 
 **Single-stream overhead: {REQUESTS} sequential chats, fresh conversations, ms** (the offline
 responder, no model configured, is the baseline in the same run):

@@ -26,6 +26,7 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -238,10 +239,10 @@ def append(title: str, body: str) -> None:
         )
     tree = tree_state(current.repo)
     if tree != current.tree and not current.dry_run:
-        sys.stdout.write(body)
+        kept = _keep(current.bench, body)
         raise RecordError(
-            f"the tree changed while {current.bench} ran (HEAD or files); the section above was not "
-            "recorded because its stamp would name code it did not measure"
+            f"the tree changed while {current.bench} ran (HEAD or files): not recorded, because the "
+            f"stamp would name code it did not measure. The results are in {kept}"
         )
     elapsed = (datetime.now(UTC) - current.started).total_seconds()
     fields = {
@@ -252,7 +253,10 @@ def append(title: str, body: str) -> None:
         "machine": machine(),
         "load": current.sampler.describe(),
     }
-    section = render_section(title, fields, body)
+    try:
+        section = render_section(title, fields, body)
+    except RecordError as exc:
+        raise RecordError(f"{exc}; the results are in {_keep(current.bench, body)}") from exc
     current.sections.append(section)
     if not current.dry_run:
         doc = current.repo / RECORD_PATH
@@ -262,6 +266,14 @@ def append(title: str, body: str) -> None:
         with doc.open("a") as handle:
             handle.write("\n" + section)
     sys.stdout.write("\n" + section)
+
+
+def _keep(bench: str, body: str) -> Path:
+    """Results that could not be recorded are not thrown away: they go to a scratch file."""
+    handle, name = tempfile.mkstemp(prefix=f"bench-{bench}-unrecorded-", suffix=".md")
+    with os.fdopen(handle, "w") as out:
+        out.write(body)
+    return Path(name)
 
 
 # --- sections: rendering and checking -------------------------------------------------------------

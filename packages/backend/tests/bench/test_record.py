@@ -208,12 +208,15 @@ def test_allow_dirty_records_the_hash_of_the_diff(repo: Path) -> None:
 
 def test_a_change_during_the_run_is_not_recorded(repo: Path) -> None:
     with (
-        pytest.raises(report.RecordError, match="changed while"),
+        pytest.raises(report.RecordError, match="changed while") as refused,
         report.run("auth", "uv run python -m bench auth", repo=repo),
     ):
         (repo / "code.py").write_text("x = 2\n")
         report.append("auth: x", BODY)
     assert not (repo / report.RECORD_PATH).exists()
+    kept = Path(str(refused.value).rsplit(" ", 1)[1])  # the results survive in a scratch file
+    assert kept.read_text() == BODY
+    kept.unlink()
 
 
 def test_a_hand_edited_record_is_refused_before_the_run(repo: Path) -> None:
