@@ -1,21 +1,26 @@
-"""Authenticated read throughput: ``python -m bench auth`` (or ``./scripts/bench auth``).
+"""Per-request overhead and authenticated reads under load: ``./scripts/bench auth``.
 
-Starts embedded PostgreSQL and Redis in a temporary folder, migrates, and runs the real app under
-uvicorn in a subprocess (one worker, uvloop/httptools as in production, ENVIRONMENT=production so
-logs are JSON lines, written to a file) with a benchmark RSA key pair as CLERK_JWT_KEY. From the
-same machine, over loopback, an async httpx client keeps AUTH_BENCH_CONCURRENCY requests in
-flight against
+One run measures three endpoints side by side, at AUTH_BENCH_CONNECTIONS (default 16, 32 and 64)
+keep-alive connections from ``wrk`` (``-t AUTH_BENCH_WRK_THREADS``, default 1):
 
-- ``GET /api/v1/health/live`` — the trivial, unauthenticated endpoint of the same app, and
-- ``GET /api/v1/users/me`` — bearer token verified (RS256), user loaded from PostgreSQL,
+- ``bare``: a FastAPI app with one route and nothing else (``bench/_bare_app.py``), served by the
+  same uvicorn: the floor for the per-request overhead of any FastAPI service;
+- ``/``: the real app's trivial root route (middleware, request id, one JSON log line, CORS);
+- ``/api/v1/users/me``: bearer token verified (RS256), the user loaded, the profile returned.
 
-for AUTH_BENCH_SECONDS each (or AUTH_BENCH_MAX_REQUESTS), alternating over AUTH_BENCH_ROUNDS
-rounds. It reports requests/s, p50/p99 latency, the server process's CPU time per request, and
-the throughput ratio authenticated/trivial (aim: ≥ 0.5). Users are provisioned before measuring:
-the steady state is measured, not the one-off just-in-time insert.
+The real app runs as the runbook says: ``uvicorn main:app`` (one process, uvloop/httptools),
+``ENVIRONMENT=production`` (so JSON logs, one line per request, written to a file), PostgreSQL
+16 + pgvector and Redis embedded but reached over TCP on loopback, like a database on the network.
+Users are provisioned before measuring (the steady state, not the one-off insert). Each level runs
+AUTH_BENCH_ROUNDS rounds of AUTH_BENCH_SECONDS per endpoint, rotating the endpoint order per round
+so a neighbour's load on the shared machine does not favour one of them. Reported per level:
+req/s, p50/p99 latency (wrk's), errors, server CPU per request, and the ratios ``/`` ÷ bare and
+``/users/me`` ÷ ``/`` computed within each round (medians over rounds, with every round's value).
 
-Then one in-process profile (cProfile, the app driven through httpx.ASGITransport) of
-AUTH_BENCH_PROFILE_REQUESTS sequential requests to each endpoint says where the time goes.
+``wrk`` is required (``apt-get install -y wrk``; ``brew install wrk`` on macOS): a Python load
+client on the same two cores costs more per request than the server and would distort every ratio,
+so there is no fallback. Then, unless AUTH_BENCH_PROFILE=0, an in-process profile (cProfile, the
+app driven straight through ASGI) says where the time of an authenticated request goes.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ import cProfile
 import logging
 import os
 import pstats
+import resource
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,41 +51,62 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench import report
-from bench.servers import uvicorn_server
+from bench.servers import BARE_APP, cpu_seconds, tcp_postgres, tcp_redis, uvicorn_command, uvicorn_server
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
-CONCURRENCY = int(os.environ.get("AUTH_BENCH_CONCURRENCY", "16"))
-SECONDS = float(os.environ.get("AUTH_BENCH_SECONDS", "6"))
-MAX_REQUESTS = int(os.environ.get("AUTH_BENCH_MAX_REQUESTS", "100000"))
+LEVELS = [int(n) for n in os.environ.get("AUTH_BENCH_CONNECTIONS", "16,32,64").split(",")]
+SECONDS = float(os.environ.get("AUTH_BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("AUTH_BENCH_ROUNDS", "3"))
+WRK_THREADS = int(os.environ.get("AUTH_BENCH_WRK_THREADS", "1"))
+PROFILE = os.environ.get("AUTH_BENCH_PROFILE", "1") != "0"
 PROFILE_REQUESTS = int(os.environ.get("AUTH_BENCH_PROFILE_REQUESTS", "2000"))
 USERS = 32
 AZP = "http://localhost:3000"
-TRIVIAL = "/api/v1/health/live"
+TRIVIAL = "/"
 AUTHENTICATED = "/api/v1/users/me"
-TICKS = os.sysconf("SC_CLK_TCK")
+AIM_LEVEL = 32
+AIM_TRIVIAL_VS_BARE = 0.8
+AIM_AUTH_VS_TRIVIAL = 0.5
+WRK_MISSING = (
+    "bench auth needs wrk, the HTTP load generator: install it with `apt-get install -y wrk` "
+    "(Debian/Ubuntu) or `brew install wrk` (macOS). There is no fallback on purpose: a Python load "
+    "client on the same cores costs more per request than the server and distorts every number."
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str  # "bare", "trivial", "authenticated"
+    label: str
+    url: str
+    path: str
+    pid: int
+    tokens: tuple[str, ...] = ()
 
 
 @dataclass
 class Phase:
-    path: str
+    target: Target
+    connections: int
     requests: int
     errors: int
     seconds: float
-    latencies: list[float]
+    p50_ms: float
+    p99_ms: float
     server_cpu_seconds: float
+    client_cpu_seconds: float
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
 
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
     @property
     def cpu_us_per_request(self) -> float:
-        return self.server_cpu_seconds / self.requests * 1e6
+        return self.server_cpu_seconds / max(self.requests, 1) * 1e6
+
+    @property
+    def client_us_per_request(self) -> float:
+        return self.client_cpu_seconds / max(self.requests, 1) * 1e6
 
 
 # --- environment -----------------------------------------------------------------------------
@@ -93,8 +121,9 @@ def _key_pair() -> tuple[rsa.RSAPrivateKey, str]:
 
 
 def _tokens(key: rsa.RSAPrivateKey) -> list[dict[str, str]]:
-    """One Clerk-shaped session token per user, valid for the whole run."""
+    """One Clerk-shaped session token per user, valid well past the end of the run."""
     now = int(time.time())
+    lifetime = int(3600 + 4 * len(LEVELS) * ROUNDS * 3 * SECONDS)
     headers = []
     for i in range(USERS):
         claims = {
@@ -104,7 +133,7 @@ def _tokens(key: rsa.RSAPrivateKey) -> list[dict[str, str]]:
             "iss": "https://clerk.bench.example",
             "iat": now,
             "nbf": now - 5,
-            "exp": now + 3600,
+            "exp": now + lifetime,
         }
         token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "ins_bench"})
         headers.append({"Authorization": f"Bearer {token}"})
@@ -112,6 +141,7 @@ def _tokens(key: rsa.RSAPrivateKey) -> list[dict[str, str]]:
 
 
 def _settings_env(database_url: str, redis_url: str, public_pem: str) -> dict[str, str]:
+    """Production settings: nothing beyond what the runbook requires, LOG_LEVEL/LOG_FORMAT default."""
     return {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
@@ -119,72 +149,108 @@ def _settings_env(database_url: str, redis_url: str, public_pem: str) -> dict[st
         "CLERK_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
         "CLERK_JWT_KEY": public_pem,
         "ENVIRONMENT": "production",
-        "LOG_LEVEL": "INFO",
     }
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+# --- load: wrk -------------------------------------------------------------------------------
+
+# wrk runs this Lua per request: it cycles through the users' tokens (none for unauthenticated
+# targets) and, at the end, prints one machine-readable line.
+LUA = """
+local tokens = {%(tokens)s}
+local n = 0
+request = function()
+  n = n + 1
+  if #tokens > 0 then
+    wrk.headers["Authorization"] = "Bearer " .. tokens[(n %% #tokens) + 1]
+  end
+  return wrk.format("GET", "%(path)s")
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK_RESULT %%d %%d %%d %%d %%d %%d %%d %%f %%f\\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
 
 
-# --- load ------------------------------------------------------------------------------------
+def _lua(target: Target, folder: Path) -> Path:
+    path = folder / f"{target.key}.lua"
+    tokens = ", ".join(f'"{token}"' for token in target.tokens)
+    path.write_text(LUA % {"tokens": tokens, "path": target.path})
+    return path
 
 
-async def _phase(url: str, pid: int, path: str, headers: list[dict[str, str]]) -> Phase:
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    latencies: list[float] = []
-    errors = 0
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        await asyncio.gather(
-            *(client.get(path, headers=headers[i % len(headers)]) for i in range(CONCURRENCY))
-        )
-        sent = 0
-        cpu_before = _cpu_seconds(pid)
-        started = time.perf_counter()
-        deadline = started + SECONDS
+def _wrk(target: Target, connections: int, seconds: float, script: Path) -> Phase:
+    threads = min(WRK_THREADS, connections)
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        target.url + target.path,
+    ]
+    cpu_before = cpu_seconds(target.pid)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = cpu_seconds(target.pid) - cpu_before
+    line = next((x for x in result.stdout.splitlines() if x.startswith("WRK_RESULT ")), None)
+    if result.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr.strip() or result.stdout}")
+    requests, duration_us, connect, read, write, status, timeout, p50_us, p99_us = (
+        float(x) for x in line.split()[1:]
+    )
+    client_cpu = (children_after.ru_utime + children_after.ru_stime) - (
+        children_before.ru_utime + children_before.ru_stime
+    )
+    return Phase(
+        target,
+        connections,
+        int(requests),
+        int(connect + read + write + status + timeout),
+        duration_us / 1e6,
+        p50_us / 1000,
+        p99_us / 1000,
+        server_cpu,
+        client_cpu,
+    )
 
-        async def worker(index: int) -> None:
-            nonlocal sent, errors
-            request_headers = headers[index % len(headers)]
-            while sent < MAX_REQUESTS and time.perf_counter() < deadline:
-                sent += 1
-                begin = time.perf_counter()
-                response = await client.get(path, headers=request_headers)
-                latencies.append(time.perf_counter() - begin)
-                if response.status_code != 200:
-                    errors += 1
 
-        await asyncio.gather(*(worker(i) for i in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - started
-        cpu = _cpu_seconds(pid) - cpu_before
-    return Phase(path, len(latencies), errors, elapsed, latencies, cpu)
+LOAD_AT_START: dict[int, float] = {}
 
 
-async def _provision(url: str, headers: list[dict[str, str]]) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+def _measure(targets: list[Target], folder: Path) -> dict[int, list[dict[str, Phase]]]:
+    scripts = {t.key: _lua(t, folder) for t in targets}
+    for target in targets:  # warm up: connections, caches, the pool, prepared statements
+        _wrk(target, max(LEVELS), min(2.0, SECONDS), scripts[target.key])
+    results: dict[int, list[dict[str, Phase]]] = {}
+    for connections in LEVELS:
+        LOAD_AT_START[connections] = os.getloadavg()[0]
+        rounds = []
+        for number in range(ROUNDS):
+            # Rotate the order per round: slow drift on a shared machine then favours nobody.
+            order = targets[number % len(targets) :] + targets[: number % len(targets)]
+            phases = {t.key: _wrk(t, connections, SECONDS, scripts[t.key]) for t in order}
+            rounds.append(phases)
+            sys.stderr.write(
+                f"c={connections} round {number + 1}: "
+                + ", ".join(f"{k} {p.rps:.0f} req/s" for k, p in phases.items())
+                + "\n"
+            )
+        results[connections] = rounds
+    return results
+
+
+def _provision(url: str, headers: list[dict[str, str]]) -> None:
+    with httpx.Client(base_url=url, timeout=30) as client:
         for request_headers in headers:
-            response = await client.get(AUTHENTICATED, headers=request_headers)
-            response.raise_for_status()
-
-
-async def _measure(url: str, pid: int, headers: list[dict[str, str]]) -> list[tuple[Phase, Phase]]:
-    await _provision(url, headers)
-    rounds = []
-    for number in range(ROUNDS):
-        # Alternate the order so slow drift on a shared machine does not favour one endpoint.
-        if number % 2 == 0:
-            trivial = await _phase(url, pid, TRIVIAL, [{}])
-            authenticated = await _phase(url, pid, AUTHENTICATED, headers)
-        else:
-            authenticated = await _phase(url, pid, AUTHENTICATED, headers)
-            trivial = await _phase(url, pid, TRIVIAL, [{}])
-        rounds.append((trivial, authenticated))
-        sys.stderr.write(
-            f"round {number + 1}: trivial {trivial.rps:.0f} req/s, "
-            f"authenticated {authenticated.rps:.0f} req/s\n"
-        )
-    return rounds
+            client.get(AUTHENTICATED, headers=request_headers).raise_for_status()
 
 
 # --- where the time goes ----------------------------------------------------------------------
@@ -318,9 +384,11 @@ def _profile(env: dict[str, str], headers: list[dict[str, str]]) -> str:
         f"| {trivial:.0f} | {trivial / authenticated:.0%} |",
         f"| session token verification (`TokenVerifier.verify`: header, RS256, claims) "
         f"| {costs['verify']:.0f} | {costs['verify'] / authenticated:.0%} |",
-        f"| database: session, pool checkout (pre-ping), BEGIN, user SELECT, COMMIT "
+        f"| database alone: a session doing the user SELECT in a transaction, as `CurrentUser` did "
+        f"when this bench was written (pool checkout, BEGIN, SELECT, COMMIT) "
         f"| {costs['lookup']:.0f} | {costs['lookup'] / authenticated:.0%} |",
-        f"| the rest: dependency resolution (4 dependencies), response model, JSON "
+        f"| the rest: dependencies, response model, JSON (authenticated − the rows above; negative "
+        f"when the lookup above is no longer on the request path) "
         f"| {rest:.0f} | {rest / authenticated:.0%} |",
         f"| **authenticated request** | {authenticated:.0f} | 100% |",
         "",
@@ -354,69 +422,111 @@ def _profile(env: dict[str, str], headers: list[dict[str, str]]) -> str:
 # --- report ----------------------------------------------------------------------------------
 
 
-def _summary(rounds: list[tuple[Phase, Phase]]) -> str:
-    def pooled(index: int) -> Phase:
-        phases = [pair[index] for pair in rounds]
-        return Phase(
-            phases[0].path,
-            sum(p.requests for p in phases),
-            sum(p.errors for p in phases),
-            sum(p.seconds for p in phases),
-            [latency for p in phases for latency in p.latencies],
-            sum(p.server_cpu_seconds for p in phases),
-        )
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
-    trivial, authenticated = pooled(0), pooled(1)
-    ratios = [a.rps / t.rps for t, a in rounds]
-    ratio = statistics.median(ratios)
+
+def _summary(targets: list[Target], results: dict[int, list[dict[str, Phase]]]) -> str:
     lines = [
-        f"uvicorn (1 worker, production settings, JSON request log to a file), loopback, "
-        f"{CONCURRENCY} concurrent keep-alive connections from an async httpx client, "
-        f"{ROUNDS} alternating rounds of {SECONDS:g} s per endpoint, {USERS} users.",
-        "",
-        "| endpoint | requests | errors | req/s | p50 ms | p99 ms | server CPU µs/req |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| connections | endpoint | req/s | p50 ms | p99 ms | errors | server CPU µs/req | wrk CPU µs/req |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for phase in (trivial, authenticated):
-        lines.append(
-            f"| `GET {phase.path}` | {phase.requests} | {phase.errors} | {phase.rps:.0f} | "
-            f"{phase.percentile(0.50):.2f} | {phase.percentile(0.99):.2f} | {phase.cpu_us_per_request:.0f} |"
-        )
-    verdict = "meets" if ratio >= 0.5 else "misses"
+    for connections, rounds in results.items():
+        for target in targets:
+            phases = [r[target.key] for r in rounds]
+            lines.append(
+                f"| {connections} | {target.label} | {_median([p.rps for p in phases]):.0f} "
+                f"| {_median([p.p50_ms for p in phases]):.2f} | {_median([p.p99_ms for p in phases]):.2f} "
+                f"| {sum(p.errors for p in phases)} "
+                f"| {_median([p.cpu_us_per_request for p in phases]):.0f} "
+                f"| {_median([p.client_us_per_request for p in phases]):.0f} |"
+            )
     lines += [
         "",
-        f"**Throughput ratio authenticated/trivial: {ratio:.2f}** (median of the rounds: "
-        f"{', '.join(f'{r:.2f}' for r in ratios)}); {verdict} the ≥ 0.5 aim.",
+        "Ratios of throughput, computed within each round (the endpoints of one round ran back to "
+        "back), median over the rounds; every round's value in brackets:",
+        "",
+        "| connections | `/` ÷ bare | `/users/me` ÷ `/` | `/users/me` ÷ bare | 1-min load at start |",
+        "|---:|---|---|---|---:|",
     ]
+    verdicts = []
+    for connections, rounds in results.items():
+        cells = []
+        for top, bottom in (("trivial", "bare"), ("authenticated", "trivial"), ("authenticated", "bare")):
+            ratios = [r[top].rps / r[bottom].rps for r in rounds]
+            cells.append(f"**{_median(ratios):.2f}** ({', '.join(f'{x:.2f}' for x in ratios)})")
+            if connections == AIM_LEVEL and (top, bottom) == ("trivial", "bare"):
+                verdicts.append(_verdict("`/` ÷ bare", _median(ratios), AIM_TRIVIAL_VS_BARE))
+            if connections == AIM_LEVEL and (top, bottom) == ("authenticated", "trivial"):
+                verdicts.append(_verdict("`/users/me` ÷ `/`", _median(ratios), AIM_AUTH_VS_TRIVIAL))
+        load = LOAD_AT_START.get(connections, float("nan"))
+        lines.append(f"| {connections} | {' | '.join(cells)} | {load:.2f} |")
+    if verdicts:
+        lines += ["", f"Aims at {AIM_LEVEL} connections (issue 11): " + "; ".join(verdicts) + "."]
+    errors = sum(p.errors for rounds in results.values() for r in rounds for p in r.values())
+    if errors:
+        lines += ["", f"**{errors} requests failed** (non-2xx, socket errors or timeouts): read with care."]
     return "\n".join(lines)
 
 
+def _verdict(name: str, value: float, aim: float) -> str:
+    return f"{name} {value:.2f} {'meets' if value >= aim else 'misses'} ≥ {aim}"
+
+
 def main() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit(WRK_MISSING)
     from app.db.migrate import run_migrations  # noqa: PLC0415
-    from app.devtools.embedded import start_postgres, start_redis  # noqa: PLC0415
 
     root = Path(tempfile.mkdtemp(prefix="dlt-bench-auth-"))
     stops = []
     try:
-        postgres = start_postgres(root / "pg", database="delight_bench")
+        postgres = tcp_postgres(root / "pg", database="delight_bench")
         stops.append(postgres.stop)
-        redis = start_redis(root / "redis")
+        redis = tcp_redis(root / "redis")
         stops.append(redis.stop)
         run_migrations(postgres.url)
         key, public_pem = _key_pair()
         headers = _tokens(key)
         env = _settings_env(postgres.url, redis.url, public_pem)
-        with uvicorn_server(env, root / "server.log") as (url, pid):
-            rounds = asyncio.run(_measure(url, pid, headers))
-        profile = _profile(env, headers)
-        body = (
-            "Command: `./scripts/bench auth` (= `cd packages/backend && uv run python -m bench auth`).\n\n"
-            f"{_summary(rounds)}\n\n{profile}\n"
-        )
-        if os.environ.get("AUTH_BENCH_DRY_RUN") == "1":  # while tuning: print, do not record
-            sys.stdout.write(body)
-        else:
-            report.append("auth: authenticated GET /api/v1/users/me vs trivial endpoint", body)
+        bare_args = ("--no-access-log",)
+        with (
+            uvicorn_server(env, root / "server.log") as (url, pid),
+            uvicorn_server({}, root / "bare.log", *bare_args, app=BARE_APP, ready_path="/") as (
+                bare_url,
+                bare,
+            ),
+        ):
+            _provision(url, headers)
+            tokens = tuple(h["Authorization"].removeprefix("Bearer ") for h in headers)
+            targets = [
+                Target("bare", "bare FastAPI `GET /`", bare_url, "/", bare),
+                Target("trivial", "app `GET /`", url, TRIVIAL, pid),
+                Target("authenticated", "app `GET /api/v1/users/me`", url, AUTHENTICATED, pid, tokens),
+            ]
+            results = _measure(targets, root)
+            json_lines = sum(1 for line in (root / "server.log").read_text().splitlines() if line[:1] == "{")
+        profile = _profile(env, headers) if PROFILE else "Profile skipped (AUTH_BENCH_PROFILE=0)."
+        rounds = f"{ROUNDS} round{'s' if ROUNDS != 1 else ''}"
+        body = f"""
+Servers, all on this machine over loopback. The app as the runbook starts it,
+`{uvicorn_command()}`
+(one process, uvloop/httptools, `ENVIRONMENT=production`, so one JSON log line per request:
+{json_lines:,} lines written to a file during the run), with PostgreSQL 16 + pgvector and Redis
+reached over TCP (`DATABASE_URL=postgresql://…@127.0.0.1:<port>/…`). The bare floor,
+`{uvicorn_command(BARE_APP, *bare_args)}`
+(one route; no middleware, logging or database). Load:
+`wrk -t{WRK_THREADS} -c<connections> -d{SECONDS:g}s -s <script>`,
+the Lua script cycling through {USERS} users' session tokens for `/users/me`; {rounds} per level,
+the endpoint order rotated per round. p50/p99 are wrk's latency percentiles; each cell is the
+median over the rounds. Server CPU is the serving process's user+system time per request; wrk CPU
+is the load generator's, which shares the same two cores.
+
+{_summary(targets, results)}
+
+{profile}
+"""
+        report.append("auth: bare FastAPI vs `GET /` vs authenticated `GET /api/v1/users/me` (wrk)", body)
     finally:
         for stop in reversed(stops):
             with contextlib.suppress(Exception):

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.companion import repository
 from app.companion.formation import service as formation
-from app.core.llm import build_chat_model
 from app.companion.stream import stream_key
 from app.core.config import Settings
+from app.core.llm import build_chat_model
 from app.memory.embeddings import LocalEmbedder
 from app.models import Memory, MemoryTier, Message, ModelUsage
 from app.users import repository as users
@@ -190,7 +190,9 @@ async def test_a_failing_model_falls_back_to_the_rules(
         settings = settings_factory(openai_base_url=server.url, companion_max_retries=0)
         user = await users.provision(db, "user_f")
         message = await exchange(db, user.id, "I love gardening.")
-        await formation.form_memories(sessions, lambda: embedder, build_chat_model(settings), None, message.id)
+        await formation.form_memories(
+            sessions, lambda: embedder, build_chat_model(settings), None, message.id
+        )
     personal = [
         (content, meta["extracted_by"])
         for tier, content, meta in await memories(db, user.id)
