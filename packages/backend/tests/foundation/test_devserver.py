@@ -70,11 +70,15 @@ def test_dev_secrets_are_stable_and_private(tmp_path: Path) -> None:
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o777 == 0o600
 
 
-def test_banner_shows_the_token_and_a_chat_example() -> None:
+def test_banner_shows_base_the_token_and_a_chat_example_in_the_docs_form() -> None:
     text = banner("http://127.0.0.1:8000", Path("data"), 2, "tok")
-    lines = text.splitlines()
-    me = next(i for i, line in enumerate(lines) if line.endswith("http://127.0.0.1:8000/api/v1/users/me"))
-    assert "export TOKEN=tok" in lines[me - 1]
-    assert "-X POST" in lines[me + 2] and lines[me + 2].find('/api/v1/companion/chat -d \'{"message":') > 0
-    assert lines[me + 3].startswith("  curl -N ")
-    assert lines[me + 3].endswith("/api/v1/companion/stream/<conversation_id>")
+    lines = [line.strip() for line in text.splitlines()]
+    base = lines.index("export BASE=http://127.0.0.1:8000")
+    assert lines[base + 1] == "export TOKEN=tok"
+    assert lines[base + 2] == 'curl -H "Authorization: Bearer $TOKEN" $BASE/api/v1/users/me'
+    chat = next(line for line in lines if "/companion/chat" in line)
+    assert chat.startswith("curl -X POST ") and '$BASE/api/v1/companion/chat -d \'{"message":' in chat
+    stream = next(line for line in lines if "/companion/stream/" in line)
+    # The form of the stream_url that POST /companion/chat returns.
+    assert stream.endswith('"$BASE/api/v1/companion/stream/<conversation_id>?message_id=<message_id>"')
+    assert stream.startswith("curl -N ")
