@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import typer
-from dotenv import load_dotenv
+from dotenv import dotenv_values, load_dotenv
 
 from app.core.config import DEFAULT_CORS_ORIGINS
 from app.devtools.devkeys import DEV_ISSUER, ensure_key_pair, mint_token
@@ -63,11 +63,14 @@ def prepare_environment(directory: Path) -> list[EmbeddedService]:
 
 
 def dev_token(directory: Path, user_id: str, ttl_seconds: int) -> str:
-    """A token the development server accepts (its CLERK_JWT_KEY is this key pair's public half)."""
-    origins = os.environ.get("CORS_ORIGINS", ",".join(DEFAULT_CORS_ORIGINS))
-    parties = os.environ.get("CLERK_AUTHORIZED_PARTIES") or origins
+    """A token the development server accepts (its CLERK_JWT_KEY is this key pair's public half),
+    for the authorized party and issuer it checks, read as the server reads them: the environment,
+    then a .env in the working directory (empty variables count as unset)."""
+    configured = {**dotenv_values(".env"), **{key: value for key, value in os.environ.items() if value}}
+    origins = configured.get("CORS_ORIGINS") or ",".join(DEFAULT_CORS_ORIGINS)
+    parties = configured.get("CLERK_AUTHORIZED_PARTIES") or origins
     private_pem, _ = ensure_key_pair(directory)
-    issuer = os.environ.get("CLERK_ISSUER") or DEV_ISSUER
+    issuer = configured.get("CLERK_ISSUER") or DEV_ISSUER
     return mint_token(private_pem, user_id, ttl_seconds, parties.split(",")[0].strip(), issuer)
 
 

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from app.core.config import Settings
+from app.devtools.devkeys import ensure_key_pair
 from tests.docs.walkthrough import ROOT
 from tests.support.services import ServiceURLs
 
@@ -45,18 +46,18 @@ def _free_port() -> int:
 def walkthrough_env(services: ServiceURLs, data_dir: Path) -> dict[str, str]:
     """This process's environment without any of the service's settings, plus what ``delight dev``
     would find on a developer's machine: the URLs of running services and a data folder (its
-    development key pair signs the walk-throughs' tokens). A developer's packages/backend/.env is
-    still read by ``delight dev``; the values that would change the answers are pinned here."""
+    development key pair signs the walk-throughs' tokens). ``delight dev`` still reads a developer's
+    packages/backend/.env; what would change the answers is pinned here (real variables win, and
+    an empty one would not: it counts as unset), the model path to offline as on a fresh clone."""
     names = {name.upper() for name in Settings.model_fields} | {"DELIGHT_DATA_DIR"}
     env = {key: value for key, value in os.environ.items() if key.upper() not in names}
     env.update(
         DATABASE_URL=services.database_url,
         REDIS_URL=services.redis_url,
         DELIGHT_DATA_DIR=str(data_dir),
+        CLERK_JWT_KEY=ensure_key_pair(data_dir)[1],
         ENVIRONMENT="development",
-        COMPANION_PROVIDER="auto",
-        OPENAI_API_KEY="",
-        OPENAI_BASE_URL="",
+        COMPANION_PROVIDER="offline",
         EMBEDDING_PROVIDER="local",
         LOG_LEVEL="WARNING",
     )

@@ -7,13 +7,17 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 
 from app.core.config import load_settings
-from app.devtools.devserver import banner, dev_secrets, prepare_environment
+from app.devtools.devserver import banner, dev_secrets, dev_token, prepare_environment
 from tests.support.services import ServiceURLs
 
 KEYS = (
+    "CORS_ORIGINS",
+    "CLERK_AUTHORIZED_PARTIES",
+    "CLERK_ISSUER",
     "DATABASE_URL",
     "REDIS_URL",
     "CLERK_SECRET_KEY",
@@ -82,3 +86,21 @@ def test_banner_shows_base_the_token_and_a_chat_example_in_the_docs_form() -> No
     # The form of the stream_url that POST /companion/chat returns.
     assert stream.endswith('"$BASE/api/v1/companion/stream/<conversation_id>?message_id=<message_id>"')
     assert stream.startswith("curl -N ")
+
+
+def test_dev_tokens_carry_the_party_and_issuer_the_server_reads_from_dotenv(clean_environ: Path) -> None:
+    """`delight dev` reads .env; `delight dev-token` must mint for the same azp and iss, or the
+    server refuses its tokens."""
+    (clean_environ / ".env").write_text(
+        "CORS_ORIGINS=https://app.example,https://admin.example\nCLERK_ISSUER=https://issuer.example\n"
+    )
+    claims = jwt.decode(dev_token(clean_environ / "data", "user_x", 60), options={"verify_signature": False})
+    assert (claims["sub"], claims["azp"], claims["iss"]) == (
+        "user_x",
+        "https://app.example",
+        "https://issuer.example",
+    )
+    os.environ["CLERK_AUTHORIZED_PARTIES"] = "https://web.example"  # the environment wins over .env
+    os.environ["CLERK_ISSUER"] = ""  # ... but an empty variable counts as unset
+    claims = jwt.decode(dev_token(clean_environ / "data", "user_x", 60), options={"verify_signature": False})
+    assert (claims["azp"], claims["iss"]) == ("https://web.example", "https://issuer.example")
