@@ -7,4 +7,4 @@ test:
 bench:
 	./scripts/bench
 lint:
-	cd packages/backend && uv run ruff check . && uv run ruff format --check . && uv run mypy
+	./scripts/uv run ruff check . && ./scripts/uv run ruff format --check . && ./scripts/uv run mypy

@@ -84,7 +84,7 @@ Location = Literal["body", "query", "path", "header", "cookie"]
 
 def validation_detail(
     field: str, message: str, location: Location = "body", kind: str = "value_error"
-) -> dict[str, str]:
+) -> dict[str, Any]:
     """One entry of a 422's ``details``: the same shape for request validation and service rules."""
     return {"field": field, "location": location, "message": message, "type": kind}
 
@@ -155,8 +155,46 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+def _json_error(exc: RequestValidationError) -> JSONResponse | None:
+    """FastAPI reports an unparsable JSON body as one error located at ``("body", <offset>)``; say
+    what it is and where, as a line and column, instead of naming a field "16"."""
+    errors = exc.errors()
+    if len(errors) != 1 or errors[0]["type"] != "json_invalid" or not isinstance(exc.body, str):
+        return None
+    loc = errors[0]["loc"]
+    position = loc[1] if len(loc) == 2 and isinstance(loc[1], int) else None
+    reason = str((errors[0].get("ctx") or {}).get("error") or "invalid JSON")
+    detail = validation_detail("body", reason, "body", "json_invalid")
+    where = ""
+    if position is not None:
+        line = exc.body.count("\n", 0, position) + 1
+        column = position - exc.body.rfind("\n", 0, position)
+        detail.update(line=line, column=column, position=position)
+        where = f" at line {line}, column {column}"
+    message = f"The request body is not valid JSON: {reason}{where}"
+    return error_response(422, "invalid_json", message, [detail])
+
+
+def _media_type_error(request: Request, exc: RequestValidationError) -> JSONResponse | None:
+    """A JSON route given a body without ``Content-Type: application/json`` (curl's ``-d`` alone sends
+    a form type) gets the raw bytes to validate; name the header instead of "not a dictionary"."""
+    if not isinstance(exc.body, bytes) or not exc.body:
+        return None
+    received = request.headers.get("content-type")
+    problem = f"is {received!r}" if received else "is missing"
+    return error_response(
+        415,
+        "unsupported_media_type",
+        f"Send the body as JSON with the header Content-Type: application/json (the Content-Type {problem})",
+        {"header": "Content-Type", "expected": "application/json", "received": received},
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    special = _media_type_error(request, exc) or _json_error(exc)
+    if special is not None:
+        return special
     details = []
     for err in exc.errors():
         loc = list(err["loc"])

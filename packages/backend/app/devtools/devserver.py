@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import typer
-from dotenv import load_dotenv
+from dotenv import dotenv_values, load_dotenv
 
 from app.core.config import DEFAULT_CORS_ORIGINS
 from app.db.migrate import BACKEND_DIR, run_migrations
@@ -62,11 +62,14 @@ def prepare_environment(directory: Path) -> list[EmbeddedService]:
 
 
 def dev_token(directory: Path, user_id: str, ttl_seconds: int) -> str:
-    """A token the development server accepts (its CLERK_JWT_KEY is this key pair's public half)."""
-    origins = os.environ.get("CORS_ORIGINS", ",".join(DEFAULT_CORS_ORIGINS))
-    parties = os.environ.get("CLERK_AUTHORIZED_PARTIES") or origins
+    """A token the development server accepts (its CLERK_JWT_KEY is this key pair's public half),
+    for the authorized party and issuer it checks, read as the server reads them: the environment,
+    then a .env in the working directory (empty variables count as unset)."""
+    configured = {**dotenv_values(".env"), **{key: value for key, value in os.environ.items() if value}}
+    origins = configured.get("CORS_ORIGINS") or ",".join(DEFAULT_CORS_ORIGINS)
+    parties = configured.get("CLERK_AUTHORIZED_PARTIES") or origins
     private_pem, _ = ensure_key_pair(directory)
-    issuer = os.environ.get("CLERK_ISSUER") or DEV_ISSUER
+    issuer = configured.get("CLERK_ISSUER") or DEV_ISSUER
     return mint_token(private_pem, user_id, ttl_seconds, parties.split(",")[0].strip(), issuer)
 
 
@@ -75,7 +78,9 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 def banner(base: str, directory: object, services: int, token: str) -> str:
-    """What ``delight dev`` prints: the addresses, a development token and curl examples."""
+    """What ``delight dev`` prints: the addresses, a development token and curl examples, written
+    the way README.md's walk-through writes them (BASE is the server's root; the reply is followed
+    at the stream_url the chat answer returns)."""
     auth = '-H "Authorization: Bearer $TOKEN"'
     return (
         "\nDelight is starting:\n"
@@ -83,13 +88,16 @@ def banner(base: str, directory: object, services: int, token: str) -> str:
         f"  Health    {base}/api/v1/health\n"
         f"  Docs      {base}/docs\n"
         f"  Data      {directory} (embedded services: {services})\n\n"
-        "A development session token for user_dev (valid 24 h; more with `delight dev-token`):\n"
+        "In another terminal (a development session token for user_dev, valid 24 h; more with\n"
+        "`./scripts/delight dev-token`):\n"
+        f"  export BASE={base}\n"
         f"  export TOKEN={token}\n"
-        f"  curl {auth} {base}/api/v1/users/me\n"
-        "Chat with Eliza (the answer has the conversation_id; the reply streams as SSE):\n"
-        f"  curl -X POST {auth} -H 'Content-Type: application/json' {base}/api/v1/companion/chat "
-        """-d '{"message":"Hi Eliza, I feel stuck today"}'\n"""
-        f"  curl -N {auth} {base}/api/v1/companion/stream/<conversation_id>\n\n"
+        f"  curl {auth} $BASE/api/v1/users/me\n"
+        "Chat with Eliza: the answer (202) has a stream_url, where the reply streams as Server-Sent Events:\n"
+        f"  curl -X POST {auth} -H 'Content-Type: application/json' $BASE/api/v1/companion/chat "
+        """-d '{"message": "Hi Eliza, I feel stuck today"}'\n"""
+        f'  curl -N {auth} "$BASE/api/v1/companion/stream/<conversation_id>?message_id=<message_id>"\n'
+        "Step by step: README.md (Try it), docs/companion.md, docs/goals.md.\n\n"
         "Press Ctrl-C to stop everything.\n"
     )
 

@@ -7,13 +7,17 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 
 from app.core.config import load_settings
-from app.devtools.devserver import banner, dev_secrets, prepare_environment
+from app.devtools.devserver import banner, dev_secrets, dev_token, prepare_environment
 from tests.support.services import ServiceURLs
 
 KEYS = (
+    "CORS_ORIGINS",
+    "CLERK_AUTHORIZED_PARTIES",
+    "CLERK_ISSUER",
     "DATABASE_URL",
     "REDIS_URL",
     "CLERK_SECRET_KEY",
@@ -70,11 +74,33 @@ def test_dev_secrets_are_stable_and_private(tmp_path: Path) -> None:
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o777 == 0o600
 
 
-def test_banner_shows_the_token_and_a_chat_example() -> None:
+def test_banner_shows_base_the_token_and_a_chat_example_in_the_docs_form() -> None:
     text = banner("http://127.0.0.1:8000", Path("data"), 2, "tok")
-    lines = text.splitlines()
-    me = next(i for i, line in enumerate(lines) if line.endswith("http://127.0.0.1:8000/api/v1/users/me"))
-    assert "export TOKEN=tok" in lines[me - 1]
-    assert "-X POST" in lines[me + 2] and lines[me + 2].find('/api/v1/companion/chat -d \'{"message":') > 0
-    assert lines[me + 3].startswith("  curl -N ")
-    assert lines[me + 3].endswith("/api/v1/companion/stream/<conversation_id>")
+    lines = [line.strip() for line in text.splitlines()]
+    base = lines.index("export BASE=http://127.0.0.1:8000")
+    assert lines[base + 1] == "export TOKEN=tok"
+    assert lines[base + 2] == 'curl -H "Authorization: Bearer $TOKEN" $BASE/api/v1/users/me'
+    chat = next(line for line in lines if "/companion/chat" in line)
+    assert chat.startswith("curl -X POST ") and '$BASE/api/v1/companion/chat -d \'{"message":' in chat
+    stream = next(line for line in lines if "/companion/stream/" in line)
+    # The form of the stream_url that POST /companion/chat returns.
+    assert stream.endswith('"$BASE/api/v1/companion/stream/<conversation_id>?message_id=<message_id>"')
+    assert stream.startswith("curl -N ")
+
+
+def test_dev_tokens_carry_the_party_and_issuer_the_server_reads_from_dotenv(clean_environ: Path) -> None:
+    """`delight dev` reads .env; `delight dev-token` must mint for the same azp and iss, or the
+    server refuses its tokens."""
+    (clean_environ / ".env").write_text(
+        "CORS_ORIGINS=https://app.example,https://admin.example\nCLERK_ISSUER=https://issuer.example\n"
+    )
+    claims = jwt.decode(dev_token(clean_environ / "data", "user_x", 60), options={"verify_signature": False})
+    assert (claims["sub"], claims["azp"], claims["iss"]) == (
+        "user_x",
+        "https://app.example",
+        "https://issuer.example",
+    )
+    os.environ["CLERK_AUTHORIZED_PARTIES"] = "https://web.example"  # the environment wins over .env
+    os.environ["CLERK_ISSUER"] = ""  # ... but an empty variable counts as unset
+    claims = jwt.decode(dev_token(clean_environ / "data", "user_x", 60), options={"verify_signature": False})
+    assert (claims["azp"], claims["iss"]) == ("https://web.example", "https://issuer.example")

@@ -124,12 +124,91 @@ async def test_validation_error_names_nested_query_and_path_fields(http: httpx.A
     assert fields == {("item_id", "path"), ("limit", "query")}
 
 
-async def test_malformed_json_is_422(http: httpx.AsyncClient) -> None:
-    response = await http.post(
-        "/probe/items", content=b'{"name": ', headers={"content-type": "application/json"}
-    )
+async def test_malformed_json_is_422_invalid_json_with_line_and_column(http: httpx.AsyncClient) -> None:
+    body = b'{\n  "name": "walk",\n  "minutes": 20,,\n}'
+    response = await http.post("/probe/items", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422
-    assert error_of(response)["code"] == "validation_error"
+    error = error_of(response)
+    assert error["code"] == "invalid_json"
+    [detail] = error["details"]
+    # Where it failed: the second comma, line 3, column 17 (offset 36); never a "field" named "36".
+    assert detail == {
+        "field": "body",
+        "location": "body",
+        "message": "Expecting property name enclosed in double quotes",
+        "type": "json_invalid",
+        "line": 3,
+        "column": 17,
+        "position": 36,
+    }
+    assert body.decode()[detail["position"]] == ","
+    assert "line 3, column 17" in error["message"] and "not valid JSON" in error["message"]
+
+
+async def test_truncated_json_points_at_its_end(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        "/probe/items", content=b'{"name": ', headers={"content-type": "application/json; charset=utf-8"}
+    )
+    error = error_of(response)
+    assert (response.status_code, error["code"]) == (422, "invalid_json")
+    assert {k: error["details"][0][k] for k in ("line", "column", "position")} == {
+        "line": 1,
+        "column": 10,
+        "position": 9,
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers", "received"),
+    [
+        ({}, None),  # no Content-Type at all
+        ({"content-type": "application/x-www-form-urlencoded"}, "application/x-www-form-urlencoded"),
+        ({"content-type": "text/plain"}, "text/plain"),
+    ],
+)
+async def test_a_json_body_without_the_json_content_type_is_415_naming_the_header(
+    http: httpx.AsyncClient, headers: dict[str, str], received: str | None
+) -> None:
+    response = await http.post("/probe/items", content=b'{"name": "walk", "minutes": 20}', headers=headers)
+    assert response.status_code == 415
+    error = error_of(response)
+    assert error["code"] == "unsupported_media_type"
+    assert "Content-Type: application/json" in error["message"]
+    expected = {"header": "Content-Type", "expected": "application/json", "received": received}
+    assert error["details"] == expected
+
+
+async def test_json_content_types_with_parameters_or_suffix_are_accepted(http: httpx.AsyncClient) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        response = await http.post(
+            "/probe/items", content=b'{"name": "walk", "minutes": 20}', headers={"content-type": content_type}
+        )
+        assert response.status_code == 200, content_type
+
+
+async def test_valid_json_of_the_wrong_shape_and_a_missing_body_stay_validation_errors(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.post("/probe/items", content=b"[1]", headers={"content-type": "application/json"})
+    assert (response.status_code, error_of(response)["code"]) == (422, "validation_error")
+    response = await http.post("/probe/items")
+    error = error_of(response)
+    assert (response.status_code, error["code"]) == (422, "validation_error")
+    assert [(d["field"], d["type"]) for d in error["details"]] == [("body", "missing")]
+
+
+async def test_a_real_route_answers_415_and_invalid_json_too(
+    http: httpx.AsyncClient, auth_headers: Any
+) -> None:
+    headers = auth_headers("user_a")
+    form = await http.post("/api/v1/companion/chat", headers=headers, content=b'{"message": "hi"}')
+    assert (form.status_code, error_of(form)["code"]) == (415, "unsupported_media_type")
+    broken = await http.post(
+        "/api/v1/goals",
+        headers={**headers, "content-type": "application/json"},
+        content=b'{"title": "Run"',
+    )
+    assert (broken.status_code, error_of(broken)["code"]) == (422, "invalid_json")
 
 
 async def test_unhandled_exception_is_a_bare_500(http: httpx.AsyncClient) -> None:
