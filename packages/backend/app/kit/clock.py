@@ -1,4 +1,4 @@
-"""Time for goals, missions and progress: one injectable "now" and the user's local calendar.
+"""Time: one injectable "now" and the user's local calendar.
 
 Routes take ``now: Now`` and pass it down; service functions and jobs take ``now`` as an argument.
 Nothing below reads the system clock except ``utcnow``, so tests choose the time by overriding
@@ -18,8 +18,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def get_now() -> datetime:
-    """The request's "now" (a dependency, so tests can set the time)."""
+async def get_now() -> datetime:
+    """The request's "now" (a dependency, so tests can set the time; ``async``: no thread hop)."""
     return utcnow()
 
 
