@@ -30,8 +30,11 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def logged(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, Any]]:
-    return [r.msg for r in caplog.records if isinstance(r.msg, dict) and r.msg.get("event") == event]
+def logged_once(caplog: pytest.LogCaptureFixture, event: str) -> dict[str, Any]:
+    """The one log record of ``event`` (structlog hands the event dict to the stdlib record)."""
+    found = [r.msg for r in caplog.records if isinstance(r.msg, dict) and r.msg.get("event") == event]
+    assert len(found) == 1, f"expected one {event!r} record, got {len(found)}:\n{caplog.text}"
+    return found[0]
 
 
 @pytest.fixture
@@ -90,10 +93,10 @@ async def test_a_job_that_cannot_be_sent_leaves_the_committed_request_intact(
     assert memory.content == "My dog is called Biscuit."
     assert memory.embedding is None  # left for the embedding sweeper, which finds it without the job
     if trouble == "unset":
-        [warning] = logged(caplog, "jobs_not_enqueued_no_redis")
+        warning = logged_once(caplog, "jobs_not_enqueued_no_redis")
         assert warning["functions"] == [EMBED_JOB] and warning["count"] == 1
     else:
-        [warning] = logged(caplog, "job_enqueue_failed")
+        warning = logged_once(caplog, "job_enqueue_failed")
         expected = {"down": "ConnectionError", "refusing": "ResponseError"}[trouble]
         assert warning["function"] == EMBED_JOB and warning["error"] == expected
     assert "Biscuit" not in caplog.text  # the memory's text never reaches the log
@@ -110,7 +113,7 @@ async def test_one_job_that_cannot_be_enqueued_does_not_stop_the_others(
     await send_jobs(db, pool)  # raises nothing
 
     assert [job.function for job in await pool.queued_jobs()] == ["prune_task_memories"]
-    [warning] = logged(caplog, "job_enqueue_failed")
+    warning = logged_once(caplog, "job_enqueue_failed")
     assert warning["function"] == EMBED_JOB
     assert await db.get(User, user.id) is not None
     await send_jobs(db, pool)  # the pending list was consumed: nothing is sent twice
