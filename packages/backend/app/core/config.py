@@ -126,7 +126,9 @@ class Settings(BaseSettings):
     decompose_rate_limit_per_minute: int = Field(default=5, ge=1)
 
     # --- workers ------------------------------------------------------------------------
-    worker_heartbeat_ttl_seconds: int = Field(default=300, ge=10)
+    # Health reports the worker not_seen once this passes without a beat (one a minute); as low as
+    # 1 s so the expiry itself can be exercised.
+    worker_heartbeat_ttl_seconds: int = Field(default=300, ge=1)
 
     @field_validator("cors_origins", "clerk_authorized_parties", mode="before")
     @classmethod

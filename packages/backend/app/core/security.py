@@ -10,6 +10,7 @@ import base64
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -60,6 +61,7 @@ class JWKSKeyProvider:
 
     An unknown ``kid`` triggers at most one refetch per ``refresh_interval``; when the endpoint is
     down, cached keys keep working (even past their TTL) and unknown kids are simply rejected.
+    ``clock`` (seconds, monotonic) measures both intervals.
     """
 
     def __init__(
@@ -69,12 +71,14 @@ class JWKSKeyProvider:
         ttl: float,
         refresh_interval: float,
         client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = api_url.rstrip("/") + "/v1/jwks"
         self._headers = {"Authorization": f"Bearer {secret_key}"}
         self._ttl = ttl
         self._refresh_interval = refresh_interval
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+        self._clock = clock
         self._keys: dict[str, RSAPublicKey] = {}
         self._fetched_at = 0.0  # last successful fetch
         self._attempted_at = float("-inf")  # last attempt, successful or not
@@ -84,19 +88,19 @@ class JWKSKeyProvider:
         if kid is None:
             return None
         key = self._keys.get(kid)
-        stale = time.monotonic() - self._fetched_at > self._ttl
+        stale = self._clock() - self._fetched_at > self._ttl
         if key is not None and not stale:
             return key
         async with self._lock:  # one fetch at a time; waiters reuse its result
             key = self._keys.get(kid)
-            now = time.monotonic()
+            now = self._clock()
             stale = now - self._fetched_at > self._ttl
             if (key is None or stale) and now - self._attempted_at >= self._refresh_interval:
                 await self._refresh()
             return self._keys.get(kid)
 
     async def _refresh(self) -> None:
-        self._attempted_at = time.monotonic()
+        self._attempted_at = self._clock()
         try:
             response = await self._client.get(self._url, headers=self._headers)
             response.raise_for_status()
@@ -106,7 +110,7 @@ class JWKSKeyProvider:
             log.warning("jwks_fetch_failed", error=type(exc).__name__, cached_keys=len(self._keys))
             return
         self._keys = keys  # keys Clerk no longer lists (rotated out) stop working here
-        self._fetched_at = time.monotonic()
+        self._fetched_at = self._clock()
         log.info("jwks_refreshed", keys=len(keys))
 
     async def aclose(self) -> None:

@@ -1,20 +1,26 @@
-"""Keys from Clerk's JWKS endpoint, served by a local server speaking the same protocol."""
+"""Keys from Clerk's JWKS endpoint, served by a local server speaking the same protocol.
+
+Time-dependent behaviour (refetch interval, cache TTL) runs the app's verifier over a provider whose
+clock the test moves, so nothing waits on the wall clock."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from app.core.config import CLERK_API_URL
-from app.core.security import JWKSKeyProvider, create_key_provider
+from app.core.config import CLERK_API_URL, Settings
+from app.core.errors import Unauthorized
+from app.core.security import JWKSKeyProvider, TokenVerifier, create_key_provider
 from tests.auth.conftest import ApiFactory
 from tests.auth.test_tokens import ME, assert_401
 from tests.support.auth import JWKSServer, TestKey, bearer
+from tests.support.clock import ManualClock
 
 SECRET = "sk_test_jwks_server_secret"
 KEY_1 = TestKey(kid="ins_key_1")
@@ -49,6 +55,8 @@ def test_jwks_is_the_default_key_source_at_clerks_backend_api(settings_factory: 
     assert isinstance(provider, JWKSKeyProvider)
     assert provider._url == f"{CLERK_API_URL}/v1/jwks"
     assert provider._headers == {"Authorization": "Bearer sk_test_delight_tests"}
+    assert (provider._ttl, provider._refresh_interval) == (3600, 30)
+    assert provider._clock is time.monotonic
 
 
 async def test_keys_are_fetched_once_and_cached(api: ApiFactory, jwks: JWKSServer) -> None:
@@ -94,51 +102,81 @@ async def test_unknown_kid_refetch_is_rate_limited(api: ApiFactory, jwks: JWKSSe
     assert (await get_me(client, KEY_1)).status_code == 200
 
 
-async def test_unknown_kid_refetches_once_per_interval(api: ApiFactory, jwks: JWKSServer) -> None:
-    client = await api(**jwks_settings(jwks, clerk_jwks_refresh_interval_seconds=1))
-    assert (await get_me(client, KEY_1)).status_code == 200
-    await asyncio.sleep(1.05)
-    responses = await asyncio.gather(*(get_me(client, KEY_2) for _ in range(6)))
-    for response in responses:
-        assert_401(response, "unknown_key")  # not published yet
-    assert jwks.requests == 2  # six requests, one refetch
+async def verdict(verifier: TokenVerifier, key: TestKey, sub: str = "user_a") -> str:
+    """``ok``, or the reason code the app would answer 401 with."""
+    try:
+        await verifier.verify(key.mint(sub))
+    except Unauthorized as exc:
+        return exc.code
+    return "ok"
+
+
+@pytest.fixture
+async def clocked(
+    jwks: JWKSServer, settings: Settings
+) -> AsyncIterator[Callable[..., Awaitable[tuple[TokenVerifier, ManualClock]]]]:
+    """``await clocked(ttl=..., refresh_interval=...)`` → the app's verifier over a JWKS provider that
+    fetches from the local server and reads time from a clock the test moves (no real waiting)."""
+    providers: list[JWKSKeyProvider] = []
+
+    async def make(*, ttl: float, refresh_interval: float) -> tuple[TokenVerifier, ManualClock]:
+        clock = ManualClock()
+        provider = JWKSKeyProvider(jwks.url, SECRET, ttl=ttl, refresh_interval=refresh_interval, clock=clock)
+        providers.append(provider)
+        return TokenVerifier(settings, provider), clock
+
+    yield make
+    for provider in providers:
+        await provider.aclose()
+
+
+async def test_unknown_kid_refetches_once_per_interval(clocked: Any, jwks: JWKSServer) -> None:
+    verifier, clock = await clocked(ttl=3600, refresh_interval=30)
+    assert await verdict(verifier, KEY_1) == "ok"
+    assert jwks.requests == 1
+    clock.advance(30)
+    verdicts = await asyncio.gather(*(verdict(verifier, KEY_2) for _ in range(6)))
+    assert verdicts == ["unknown_key"] * 6  # not published yet
+    assert jwks.requests == 2  # six tokens, one refetch
     jwks.keys = [KEY_1.jwk, KEY_2.jwk]
-    assert_401(await get_me(client, KEY_2), "unknown_key")  # within the interval: no refetch
+    clock.advance(29.9)
+    assert await verdict(verifier, KEY_2) == "unknown_key"  # within the interval: no refetch
     assert jwks.requests == 2
-    await asyncio.sleep(1.05)
-    assert (await get_me(client, KEY_2)).status_code == 200
+    clock.advance(0.1)
+    assert await verdict(verifier, KEY_2) == "ok"
     assert jwks.requests == 3
 
 
-async def test_jwks_down_cached_keys_keep_working_new_kids_get_401(api: ApiFactory, jwks: JWKSServer) -> None:
-    client = await api(**jwks_settings(jwks))
-    assert (await get_me(client, KEY_1)).status_code == 200
+async def test_jwks_down_past_the_cache_ttl_keeps_cached_keys(clocked: Any, jwks: JWKSServer) -> None:
+    verifier, clock = await clocked(ttl=600, refresh_interval=30)
+    assert await verdict(verifier, KEY_1) == "ok"
     jwks.failing = True
-    jwks.keys = [KEY_1.jwk, KEY_2.jwk]
-    assert (await get_me(client, KEY_1, "user_b")).status_code == 200
-    assert_401(await get_me(client, KEY_2), "unknown_key")
+    clock.advance(600)
+    assert await verdict(verifier, KEY_1) == "ok"  # still fresh: no fetch
+    assert jwks.requests == 1
+    clock.advance(0.5)
+    assert await verdict(verifier, KEY_1) == "ok"  # stale, refetch failed: still trusted
+    assert jwks.requests == 2
+    clock.advance(10)
+    assert await verdict(verifier, KEY_1) == "ok"  # the failed attempt counts for the interval
     assert jwks.requests == 2
     jwks.failing = False
-    assert (await get_me(client, KEY_2)).status_code == 200
+    clock.advance(20)
+    assert await verdict(verifier, KEY_1) == "ok"
+    assert jwks.requests == 3
 
 
-async def test_jwks_down_past_the_cache_ttl_keeps_cached_keys(api: ApiFactory, jwks: JWKSServer) -> None:
-    client = await api(**jwks_settings(jwks, clerk_jwks_cache_ttl_seconds=1))
-    assert (await get_me(client, KEY_1)).status_code == 200
-    jwks.failing = True
-    await asyncio.sleep(1.05)
-    assert (await get_me(client, KEY_1)).status_code == 200  # stale, refetch failed: still trusted
-    assert jwks.requests == 2
-
-
-async def test_a_key_clerk_stops_publishing_stops_working(api: ApiFactory, jwks: JWKSServer) -> None:
+async def test_a_key_clerk_stops_publishing_stops_working(clocked: Any, jwks: JWKSServer) -> None:
     jwks.keys = [KEY_1.jwk, KEY_2.jwk]
-    client = await api(**jwks_settings(jwks, clerk_jwks_cache_ttl_seconds=1))
-    assert (await get_me(client, KEY_2)).status_code == 200
+    verifier, clock = await clocked(ttl=60, refresh_interval=0)
+    assert await verdict(verifier, KEY_2) == "ok"
     jwks.keys = [KEY_1.jwk]  # KEY_2 rotated out
-    await asyncio.sleep(1.05)
-    assert_401(await get_me(client, KEY_2), "unknown_key")
-    assert (await get_me(client, KEY_1)).status_code == 200
+    clock.advance(60)
+    assert await verdict(verifier, KEY_2) == "ok"  # cached until the TTL has passed
+    clock.advance(0.5)
+    assert await verdict(verifier, KEY_2) == "unknown_key"
+    assert await verdict(verifier, KEY_1) == "ok"
+    assert jwks.requests == 2
 
 
 async def test_jwks_unreachable_from_the_start_is_401_not_500(api: ApiFactory) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import User, UserPreferences
 from app.users import repository
+from tests.support.locks import backend_pid, wait_until_blocked, wait_until_waiting
 
 
 async def count(db: AsyncSession, model: Any, **where: Any) -> int:
@@ -46,12 +47,22 @@ async def test_later_requests_reuse_the_row(
 
 
 async def test_concurrent_first_requests_create_one_user(
-    client: httpx.AsyncClient, auth_headers: Any, db: AsyncSession
+    client: httpx.AsyncClient, auth_headers: Any, db: AsyncSession, engine: AsyncEngine
 ) -> None:
-    responses = await asyncio.gather(
-        *(client.get("/api/v1/users/me", headers=auth_headers("user_race")) for _ in range(6)),
-        *(client.get("/api/v1/users/me/preferences", headers=auth_headers("user_race")) for _ in range(2)),
-    )
+    """Eight first requests are held inside their provisioning transactions at once (each waits on a
+    row the test inserted and has not committed), then released together to race each other."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as holder:
+        holder_pid = await backend_pid(holder)
+        await repository.provision(holder, "user_race")  # uncommitted: every request's insert waits
+        requests = [
+            asyncio.ensure_future(client.get(path, headers=auth_headers("user_race")))
+            for path in ["/api/v1/users/me"] * 6 + ["/api/v1/users/me/preferences"] * 2
+        ]
+        await wait_until_waiting(engine, on=holder_pid, count=8)
+        assert not any(request.done() for request in requests)
+        await holder.rollback()  # the held row goes away: the eight requests race for the insert
+    responses = await asyncio.wait_for(asyncio.gather(*requests), timeout=10)
     assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
     assert len({r.json()["id"] for r in responses[:6]}) == 1
     assert await count(db, User, clerk_user_id="user_race") == 1
@@ -62,10 +73,11 @@ async def test_provision_waits_for_a_racing_transaction_and_reads_its_row(engine
     """Deterministic version of the race: B's insert blocks on A's uncommitted row, then reads it."""
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as first, sessions() as second:
+        first_pid, second_pid = await backend_pid(first), await backend_pid(second)
         created = await repository.provision(first, "user_race")  # inserted, not committed yet
-        racing = asyncio.create_task(repository.provision(second, "user_race"))
-        await asyncio.sleep(0.2)
-        assert not racing.done()  # blocked on the unique index
+        racing = asyncio.ensure_future(repository.provision(second, "user_race"))
+        # PostgreSQL reports B waiting on A's lock: both are inside the provisioning transaction.
+        await wait_until_blocked(engine, second_pid, by=first_pid, task=racing)
         await first.commit()
         found = await asyncio.wait_for(racing, timeout=5)
         await second.commit()
@@ -77,9 +89,10 @@ async def test_provision_after_a_rolled_back_racer_inserts_itself(
 ) -> None:
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as first, sessions() as second:
+        first_pid, second_pid = await backend_pid(first), await backend_pid(second)
         await repository.provision(first, "user_race")
-        racing = asyncio.create_task(repository.provision(second, "user_race"))
-        await asyncio.sleep(0.2)
+        racing = asyncio.ensure_future(repository.provision(second, "user_race"))
+        await wait_until_blocked(engine, second_pid, by=first_pid, task=racing)
         await first.rollback()
         found = await asyncio.wait_for(racing, timeout=5)
         await second.commit()

@@ -27,6 +27,7 @@ class Script:
     fail_first: int = 0  # answer 500 to this many requests first, then follow ``mode``
     prompt_tokens: int = 42
     chat_mode_only: bool = True  # failure modes apply to the reply stream, not the JSON calls
+    hold: threading.Event | None = None  # the reply stream waits for this before answering
 
 
 @dataclass
@@ -36,6 +37,7 @@ class OpenAIServer(LocalServer):
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
+        self.reply_requested = threading.Event()  # set when a reply stream (not a JSON call) arrives
         self._lock = threading.Lock()
         server = self
 
@@ -59,6 +61,8 @@ class OpenAIServer(LocalServer):
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()  # release handlers stalled on purpose before shutting down
+        if self.script.hold is not None:
+            self.script.hold.set()
         super().__exit__(*exc)
 
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -83,6 +87,9 @@ class OpenAIServer(LocalServer):
             content = script.emotion_json if "emotional state" in system else script.facts_json
             self._complete(handler, body, content)
             return
+        self.reply_requested.set()
+        if script.hold is not None:
+            script.hold.wait(30)
         mode = script.mode
         if mode == "stall":
             self._stop.wait(30)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +19,7 @@ from app.memory import service as memory_service
 from app.memory.embeddings import LocalEmbedder
 from app.models import Conversation, EmotionalState, Message, ModelUsage
 from app.users import repository as users
+from tests.companion.openai_server import OpenAIServer, Script
 from tests.companion.support import chat, parse_sse, send, stream
 
 CHAT = "/api/v1/companion/chat"
@@ -184,21 +187,63 @@ async def test_continuing_a_conversation_uses_its_history_and_the_previous_emoti
 
 
 async def test_a_second_message_while_the_reply_is_generated_is_409(
-    client: httpx.AsyncClient, auth_headers: Any
+    app_factory: Any, settings_factory: Any, model_server: OpenAIServer, auth_headers: Any
 ) -> None:
-    headers = auth_headers("user_a")
-    accepted = await send(client, headers, "hello there")
-    response = await client.post(
-        CHAT, json={"message": "again", "conversation_id": accepted["conversation_id"]}, headers=headers
-    )
-    if response.status_code == 409:  # the reply was still being generated
-        assert response.json()["error"]["details"]["message_id"] == accepted["message_id"]
-        await stream(client, headers, accepted)
-        response = await client.post(
-            CHAT, json={"message": "again", "conversation_id": accepted["conversation_id"]}, headers=headers
+    """The model holds the first reply until the test releases it, so the second message provably
+    arrives while the reply is in flight."""
+    release = threading.Event()
+    model_server.script = Script(reply="Thanks for waiting, I am here.", hold=release)
+    app = await app_factory(
+        settings_factory(
+            openai_api_key="sk-test-local",
+            openai_base_url=model_server.url,
+            companion_model="test-model",
+            companion_max_retries=0,
         )
-    assert response.status_code == 202
-    await stream(client, headers, response.json())
+    )
+    headers = auth_headers("user_a")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        try:
+            accepted = await send(client, headers, "hello there")
+            assert await asyncio.to_thread(model_server.reply_requested.wait, 10), "no reply was requested"
+            again = {"message": "again", "conversation_id": accepted["conversation_id"]}
+
+            response = await client.post(CHAT, json=again, headers=headers)
+            assert response.status_code == 409, response.text
+            error = response.json()["error"]
+            assert error["code"] == "conflict"
+            assert error["details"]["message_id"] == accepted["message_id"]
+            detail = await client.get(
+                f"/api/v1/companion/conversations/{accepted['conversation_id']}", headers=headers
+            )
+            # Nothing was added by the refused message.
+            assert [m["status"] for m in detail.json()["messages"]] == ["complete", "pending"]
+        finally:
+            release.set()
+        sse = await stream(client, headers, accepted)
+        assert sse.last["type"] == "complete" and sse.text == "Thanks for waiting, I am here."
+
+        response = await client.post(CHAT, json=again, headers=headers)
+        assert response.status_code == 202, response.text
+        assert (await stream(client, headers, response.json())).last["type"] == "complete"
+
+
+async def test_chat_without_redis_is_503_and_stores_nothing(
+    app_factory: Any, settings_factory: Any, auth_headers: Any, db: AsyncSession
+) -> None:
+    """REDIS_URL unset: the API runs, but a reply cannot be streamed, so chat answers 503."""
+    app = await app_factory(settings_factory(redis_url=None))
+    headers = auth_headers("user_a")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.post(CHAT, json={"message": "hello"}, headers=headers)
+        assert response.status_code == 503, response.text
+        error = response.json()["error"]
+        assert error["code"] == "service_unavailable" and "REDIS_URL" in error["message"]
+        for model in (Conversation, Message, ModelUsage):
+            assert (await db.scalars(select(model))).all() == [], model
+        # What needs no Redis keeps working.
+        listed = await client.get("/api/v1/companion/conversations", headers=headers)
+        assert listed.status_code == 200 and listed.json()["items"] == []
 
 
 async def test_rate_limit_is_20_messages_a_minute_with_retry_after(

@@ -69,8 +69,11 @@ def test_offline_extraction_on_the_labelled_set() -> None:
     result = score(cases)
     assert result.precision >= 0.9, result.mistakes
     assert result.recall >= 0.9, result.mistakes
-    held_out = json.loads(DATA.read_text())["held_out"]
-    assert score(held_out).precision >= 0.8
+    # The held-out part was not used to tune the rules: its floors sit at what they achieve today
+    # (precision 1.0, recall 0.70 on 20 expected facts), so any regression there fails too.
+    held_out = score(json.loads(DATA.read_text())["held_out"])
+    assert held_out.precision >= 0.8, held_out.mistakes
+    assert held_out.recall >= 0.7, held_out.mistakes
 
 
 def test_model_facts_are_validated_and_grounded_in_the_message() -> None:

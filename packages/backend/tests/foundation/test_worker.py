@@ -6,9 +6,11 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -73,12 +75,28 @@ async def test_health_reports_the_worker_after_it_ran(settings: Settings, client
     assert worker["worker"].endswith(f":{os.getpid()}")
 
 
-async def test_heartbeat_expires(redis: Redis) -> None:
-    stamp = await write_heartbeat(redis, ttl_seconds=1, now=datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC))
+async def test_heartbeat_records_the_time_and_the_worker(redis: Redis) -> None:
+    stamp = await write_heartbeat(redis, ttl_seconds=60, now=datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC))
     assert stamp == "2030-01-02T03:04:05+00:00"
-    assert (await read_heartbeat(redis))["last_seen"] == stamp
-    await redis.delete(HEARTBEAT_KEY)  # what the TTL does after a second
-    assert await read_heartbeat(redis) == {"status": "not_seen"}
+    heartbeat = await read_heartbeat(redis)
+    assert heartbeat["last_seen"] == stamp and heartbeat["worker"].endswith(f":{os.getpid()}")
+
+
+async def test_the_heartbeat_expires_and_health_then_reports_the_worker_not_seen(
+    settings_factory: Any, app_factory: Any, redis: Redis, run_worker: Any
+) -> None:
+    """The worker writes its heartbeat with WORKER_HEARTBEAT_TTL_SECONDS; Redis expires it by itself."""
+    settings = settings_factory(worker_heartbeat_ttl_seconds=1)
+    await run_worker(settings)  # the start-up run of the heartbeat cron
+    app = await app_factory(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        assert (await http.get("/api/v1/health")).json()["worker"]["status"] == "up"
+        assert 0 < await redis.pttl(HEARTBEAT_KEY) <= 1000
+        deadline = time.monotonic() + 10
+        while await redis.exists(HEARTBEAT_KEY):  # nothing but the TTL removes it
+            assert time.monotonic() < deadline, "the heartbeat never expired"
+            await asyncio.sleep(0.05)
+        assert (await http.get("/api/v1/health")).json()["worker"] == {"status": "not_seen"}
 
 
 def test_the_heartbeat_runs_every_minute_and_at_start_up(settings: Settings) -> None:

@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import Settings
 from app.core.errors import ValidationFailed
 from app.core.jobs import discard_jobs
 from app.memory import dedup, scoring, service
-from app.memory.embeddings import EmbeddingError, LocalEmbedder, MemoryTuning
+from app.memory.embeddings import LocalEmbedder, MemoryTuning, OpenAIEmbedder, create_embedder
 from app.models import Memory, MemoryTier
 from app.users import repository as users
+from tests.memory.openai_server import OpenAIEmbeddingsServer
 
 
-class DownEmbedder:
-    """An embedder whose provider is down (stands in for the network boundary's failure)."""
-
-    model_name = "down-model"
-    dimensions = 384
-
-    async def embed(self, texts: list[str]) -> list[list[float]]:
-        raise EmbeddingError("provider down")
+@pytest.fixture
+async def down_embedder(
+    openai_server: OpenAIEmbeddingsServer, openai_settings: Settings
+) -> AsyncIterator[OpenAIEmbedder]:
+    """The real OpenAI-protocol embedder client, configured as in production, whose provider is
+    down: the local server at the network boundary answers 500."""
+    openai_server.failing = True
+    embedder = create_embedder(openai_settings)
+    assert isinstance(embedder, OpenAIEmbedder)
+    yield embedder
+    await embedder.aclose()
 
 
 async def new_user(db: AsyncSession, clerk_id: str = "user_svc") -> uuid.UUID:
@@ -67,9 +73,11 @@ async def test_service_validation(db: AsyncSession, local_embedder: LocalEmbedde
         await service.recall(db, local_embedder, user_id=user_id, query="x", tiers=["nope"])
 
 
-async def test_provider_down_stores_without_embedding_and_recalls_lexically(db: AsyncSession) -> None:
+async def test_provider_down_stores_without_embedding_and_recalls_lexically(
+    db: AsyncSession, down_embedder: OpenAIEmbedder, openai_server: OpenAIEmbeddingsServer
+) -> None:
     user_id = await new_user(db)
-    down = DownEmbedder()
+    down = down_embedder
     stored = await service.remember(
         db, down, user_id=user_id, tier="personal", content="My dog is called Biscuit.", source="chat"
     )
@@ -80,6 +88,7 @@ async def test_provider_down_stores_without_embedding_and_recalls_lexically(db: 
     hits = await service.recall(db, down, user_id=user_id, query="What is Biscuit doing?")
     assert [h.memory.id for h in hits] == [stored.memory.id]
     assert hits[0].breakdown["similarity"] is None and hits[0].breakdown["lexical"] == 1.0
+    assert len(openai_server.embedding_requests) == 2  # both calls reached the provider and failed
 
 
 async def test_companion_strategy(db: AsyncSession, local_embedder: LocalEmbedder) -> None:
@@ -321,7 +330,7 @@ async def test_the_companion_hnsw_path_gives_the_exact_answer(
 
 
 async def test_a_message_of_stop_words_still_gets_recent_task_context(
-    db: AsyncSession, local_embedder: LocalEmbedder
+    db: AsyncSession, local_embedder: LocalEmbedder, down_embedder: OpenAIEmbedder
 ) -> None:
     """No search terms: no lexical search, yet the recent task memories still come along."""
     user_id = await new_user(db)
@@ -330,4 +339,4 @@ async def test_a_message_of_stop_words_still_gets_recent_task_context(
     )
     chat = await service.recall_for_companion(db, local_embedder, user_id=user_id, message="How are you?")
     assert task.memory.id in {h.memory.id for h in chat}
-    assert await service.recall_for_companion(db, DownEmbedder(), user_id=user_id, message="Is it?") != []
+    assert await service.recall_for_companion(db, down_embedder, user_id=user_id, message="Is it?") != []

@@ -34,7 +34,8 @@ class LocalServer:
     def __init__(self, handler: type[BaseHTTPRequestHandler], path_prefix: str = "") -> None:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval for the serving loop to notice.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._path_prefix = path_prefix
 
     @property

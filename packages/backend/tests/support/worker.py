@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from arq.cron import CronJob
 from arq.worker import Worker
 
 from app.core.config import Settings
-from app.workers.main import create_worker
+from app.workers.main import create_worker, cron_jobs
 
 
 async def run_burst_worker(settings: Settings, **overrides: Any) -> Worker:
@@ -20,3 +22,12 @@ async def run_burst_worker(settings: Settings, **overrides: Any) -> Worker:
     finally:
         await worker.close()
     return worker
+
+
+def cron_jobs_due_now(settings: Settings, name: str) -> list[CronJob]:
+    """The worker's cron jobs as declared for ``settings``, with the one called ``name`` due at start-up,
+    as if its scheduled time had come: same job, function, uniqueness and timeout, enqueued by the
+    worker's own cron loop."""
+    jobs = cron_jobs(settings)
+    assert name in {job.name for job in jobs}, f"no cron job {name}"
+    return [dataclasses.replace(job, run_at_startup=True) if job.name == name else job for job in jobs]
