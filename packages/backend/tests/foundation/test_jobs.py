@@ -15,7 +15,8 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.jobs import defer_job, send_jobs
+from app.core.jobs import send_jobs
+from app.memory.tasks import embed_pending_memories, prune_task_memories
 from app.models import Memory, User
 from app.users import repository as users
 from tests.memory.openai_server import OpenAIEmbeddingsServer
@@ -107,8 +108,8 @@ async def test_one_job_that_cannot_be_enqueued_does_not_stop_the_others(
 ) -> None:
     """``app``: logging configured as the service does it."""
     user = await users.provision(db, "user_jobs")
-    defer_job(db, EMBED_JOB, lambda: None)  # arguments that cannot be serialised
-    defer_job(db, "prune_task_memories")
+    embed_pending_memories.defer(db, lambda: None)  # arguments that cannot be serialised
+    prune_task_memories.defer(db)
     await db.commit()
     await send_jobs(db, pool)  # raises nothing
 
