@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - hand-written sentences read better unbroken
 """Writes bench/data/memory_conversations.json: the long-conversation evaluation set.
 
 Run from packages/backend: ``uv run python bench/data/make_memory_conversations.py`` (deterministic:
@@ -6,12 +7,16 @@ the same file every time). Committed together with its output; the benchmark rea
 Five users, each with 20 dated sessions of 16 turns (320 turns) between the user and Eliza. Every
 user has a hand-written life (about 30 facts, each said once by the user in one session) and
 hand-written questions whose answers are in those turns (names, dates, paraphrases and multi-hop
-questions that need two turns). The rest of each session is everyday chat drawn with a fixed seed
-from a pool of small talk that mentions the same people, places and hobbies, so that names and
-topics recur in turns that do not answer anything (as they do in a real conversation).
+questions that need two turns). The rest of each session is drawn with a fixed seed: half of it the
+user's own hand-written chatter about the same people, work and plans (on topic for many questions,
+answering none), other events of the user's life with names, dates and amounts (templated, with
+dates and cities that never collide with the user's facts), and everyday small talk; so names,
+dates and topics recur in turns that answer nothing, as they do in a real conversation. A user's
+message is one to three such sentences (plus sometimes a closing remark), and a fact usually
+shares its message with other news of the day, as people write to a companion in paragraphs.
 
-The fifth user (``elin``) is the held-out part: written after the first four and never used to
-tune the retrieval; the benchmark reports it separately.
+The fifth user (``elin``) is the held-out part: written last and never used to tune the retrieval;
+the benchmark reports it separately.
 """
 
 from __future__ import annotations
@@ -25,11 +30,53 @@ OUT = Path(__file__).parent / "memory_conversations.json"
 SESSIONS = 20
 TURNS_PER_SESSION = 16
 HELD_OUT = {"elin"}
+# Share of the small-talk turns that are the user's own chatter about their people, work and plans:
+# on topic for many questions, answering none of them.
+CHATTER_SHARE = 0.35
+# Share of them that are other events of the user's life (dates, names, amounts; see EVENTS).
+EVENT_SHARE = 0.35
 
 # --- the users: profile (for small talk), facts (label, session, text) and questions ----------
 
 USERS: dict[str, dict] = {
     "ana": {
+        "chatter": [
+            "Miguel came home at 6am again and slept until lunch.",
+            "Miguel made me breakfast before his shift, which was sweet.",
+            "Inês video-called me from her new flat, it looks tiny.",
+            "Inês sounds tired lately, I hope she's okay.",
+            "Pimenta slept on my keyboard all afternoon.",
+            "Pimenta has been meowing at 5am for food.",
+            "Cello practice went badly, my fingers wouldn't cooperate.",
+            "Beatriz made me play scales for an hour tonight.",
+            "Beatriz lent me a book about posture.",
+            "Ricardo was in a terrible mood at the studio today.",
+            "Ricardo wants me to present at the client meeting on Thursday.",
+            "The competition drawings still need so much work.",
+            "I redid the competition site plan three times today.",
+            "Joana texted me a training plan with way too many hill runs.",
+            "Joana and I had coffee and talked for two hours.",
+            "My knees ache after running, I need better shoes.",
+            "I ran in the rain this morning and it was weirdly fun.",
+            "Flat hunting is exhausting, every place we see is dark.",
+            "We saw a flat with a lovely balcony but a tiny kitchen.",
+            "Packing boxes everywhere, I can't find anything.",
+            "My mum keeps saying she doesn't need help, but she does.",
+            "The drive to see my mum takes forever on Saturday mornings.",
+            "Dr. Sousa and I talked about my perfectionism today.",
+            "Book club was fun, we ended up talking about our parents.",
+            "I haven't finished the book club novel and the meeting is tomorrow.",
+            "Miguel's bakery idea keeps him up at night planning.",
+            "I'm daydreaming about temples and gardens.",
+            "I looked at flights again, they're so expensive.",
+            "The studio is celebrating, but I just feel tired.",
+            "I forgot my lunch again and felt awful by four.",
+            "Joana sent me photos of wedding dresses.",
+            "Inês sent a scan photo and I cried a little.",
+            "Clara is adorable, I can't stop looking at the photos.",
+            "Ricardo keeps hinting at changes in the team.",
+            "I'm nervous about performing in front of people.",
+        ],
         "start": "2026-01-05",
         "people": ["Miguel", "Inês", "Joana", "Ricardo", "Beatriz", "Lúcia"],
         "hobbies": ["the cello", "running", "reading", "sketching"],
@@ -42,29 +89,65 @@ USERS: dict[str, dict] = {
             ("a4", 2, "Our cat Pimenta knocked my coffee all over the floor plans this morning."),
             ("a5", 3, "I started cello lessons on Tuesday evenings with a teacher called Beatriz."),
             ("a6", 3, "I'm allergic to shellfish, so seafood restaurants are always a gamble for me."),
-            ("a7", 4, "Ricardo, my boss, wants the Campanhã housing competition entry finished by 28 February."),
+            (
+                "a7",
+                4,
+                "Ricardo, my boss, wants the Campanhã housing competition entry finished by 28 February.",
+            ),
             ("a8", 4, "I keep waking up at 4am worrying about that competition deadline."),
-            ("a9", 5, "My best friend Joana convinced me to sign up for the Porto half marathon on 12 April."),
+            (
+                "a9",
+                5,
+                "My best friend Joana convinced me to sign up for the Porto half marathon on 12 April.",
+            ),
             ("a10", 5, "My longest run so far is 9 kilometres along the river."),
-            ("a11", 6, "We submitted the Campanhã entry two days early! Ricardo bought everyone francesinhas."),
-            ("a12", 6, "Miguel and I are looking for a bigger flat in Bonfim, he wants room for a proofing cabinet."),
+            (
+                "a11",
+                6,
+                "We submitted the Campanhã entry two days early! Ricardo bought everyone francesinhas.",
+            ),
+            (
+                "a12",
+                6,
+                "Miguel and I are looking for a bigger flat in Bonfim, he wants room for a proofing cabinet.",
+            ),
             ("a13", 7, "Inês told me she's pregnant; the baby is due in early September."),
             ("a14", 7, "My book club is reading 'The Remains of the Day' this month."),
-            ("a15", 8, "My mother Lúcia had knee surgery on 3 March, so I drive to Braga on weekends to help her."),
+            (
+                "a15",
+                8,
+                "My mother Lúcia had knee surgery on 3 March, so I drive to Braga on weekends to help her.",
+            ),
             ("a16", 8, "Dr. Sousa, my therapist, suggested I write down three good things every night."),
             ("a17", 9, "We signed the lease for the Bonfim flat! We move on 1 May."),
             ("a18", 9, "Pimenta hid under the bed for two days after the vet visit."),
             ("a19", 10, "I ran 18 km last Sunday without stopping, knee tape and all."),
-            ("a20", 11, "Finished the half marathon in 2 hours 4 minutes, and Joana crossed the line right behind me."),
+            (
+                "a20",
+                11,
+                "Finished the half marathon in 2 hours 4 minutes, and Joana crossed the line right behind me.",
+            ),
             ("a21", 12, "Beatriz says I'm ready to play the Bach prelude at the student recital."),
             ("a22", 12, "The recital is on 21 June at the conservatory hall."),
-            ("a23", 13, "Miguel got offered a head pastry chef job in Lisbon, and I don't know how I feel about it."),
-            ("a24", 14, "Miguel turned down Lisbon; he's opening a little bakery stall at Bolhão market instead."),
+            (
+                "a23",
+                13,
+                "Miguel got offered a head pastry chef job in Lisbon, and I don't know how I feel about it.",
+            ),
+            (
+                "a24",
+                14,
+                "Miguel turned down Lisbon; he's opening a little bakery stall at Bolhão market instead.",
+            ),
             ("a25", 15, "I'm saving for a trip to Kyoto in October; I've put aside 1,800 euros so far."),
             ("a26", 15, "The studio won the Campanhã competition, construction starts next year."),
             ("a27", 16, "Lúcia is walking without crutches now, physiotherapy twice a week."),
             ("a28", 17, "I get migraines when I skip lunch, so I've started bringing soup to work."),
-            ("a29", 18, "Joana is getting married in Madeira next spring and asked me to be her maid of honour."),
+            (
+                "a29",
+                18,
+                "Joana is getting married in Madeira next spring and asked me to be her maid of honour.",
+            ),
             ("a30", 19, "Inês had the baby, a girl called Clara, on 2 September."),
             ("a31", 20, "Ricardo offered me a promotion to associate, starting in January."),
         ],
@@ -108,21 +191,73 @@ USERS: dict[str, dict] = {
             ("Who is Joana?", ["a9"], "name"),
             ("What is my niece called?", ["a30", "a3"], "multi-hop"),
             ("Where does the person who is expecting a baby live?", ["a13", "a3"], "multi-hop"),
-            ("What does the friend who got me into running have planned for next spring?", ["a9", "a29"], "multi-hop"),
+            (
+                "What does the friend who got me into running have planned for next spring?",
+                ["a9", "a29"],
+                "multi-hop",
+            ),
             ("Which neighbourhood are we moving to, and on what date?", ["a12", "a17"], "multi-hop"),
-            ("Which job did my partner turn down, and what is he doing instead?", ["a23", "a24"], "multi-hop"),
+            (
+                "Which job did my partner turn down, and what is he doing instead?",
+                ["a23", "a24"],
+                "multi-hop",
+            ),
         ],
     },
     "ben": {
+        "chatter": [
+            "Priya had parents' evening and got home late.",
+            "Priya and I barely saw each other this week.",
+            "Kofi wants new football boots, the fancy ones.",
+            "Kofi's match got rained off and he was gutted.",
+            "Amara drew a picture of Rolo with six legs.",
+            "Amara has a cold and was up all night.",
+            "Rolo rolled in something disgusting at the park.",
+            "Rolo chewed one of Kofi's shin pads.",
+            "Chidi sent photos of a job his team finished.",
+            "I spoke to Chidi for an hour, he sounds stressed about money.",
+            "Tough night on the ward, we lost a patient.",
+            "A&E was chaos last night, people queuing into the corridor.",
+            "Helen wants everyone to do extra training modules.",
+            "Helen praised the new starters in handover.",
+            "Sam and I grabbed breakfast after the night shift.",
+            "Sam is thinking of leaving nursing, which worries me.",
+            "My back twinged again when I picked up Amara.",
+            "I did my stretches in the staff room and got funny looks.",
+            "Training rides are hard after nights, my legs are dead.",
+            "I did a 60 mile training ride on Sunday.",
+            "Weeding the allotment took the whole afternoon.",
+            "Slugs ate half the lettuces at the allotment.",
+            "The application essay for the course is so hard to write.",
+            "I keep practising greetings on Kofi and he laughs at me.",
+            "Gran laughed at my pronunciation on the phone, but kindly.",
+            "The car is making a weird noise again.",
+            "Money is tight with the car and the flights.",
+            "Packing for the trip with two kids is madness.",
+            "Lagos was hot and loud and I loved every minute.",
+            "Dad gave a speech that made everyone cry.",
+            "I'm reading the course handbook and it's intense.",
+            "Priya's school had an inspection this week.",
+            "Day shifts will feel strange after all these years.",
+            "Kofi asked if he can be a nurse like me.",
+        ],
         "start": "2026-01-08",
         "people": ["Priya", "Kofi", "Amara", "Chidi", "Sam", "Helen"],
         "hobbies": ["cycling", "the allotment", "football", "cooking jollof"],
         "places": ["Manchester", "the ward", "Chorlton", "Lagos"],
         "pet": "Rolo",
         "facts": [
-            ("b1", 1, "I'm a nurse in the A&E department at Manchester Royal Infirmary, mostly on night shifts."),
+            (
+                "b1",
+                1,
+                "I'm a nurse in the A&E department at Manchester Royal Infirmary, mostly on night shifts.",
+            ),
             ("b2", 1, "My wife Priya teaches year four at a primary school in Didsbury."),
-            ("b3", 2, "Kofi is seven and obsessed with football; he plays for Chorlton Juniors on Saturdays."),
+            (
+                "b3",
+                2,
+                "Kofi is seven and obsessed with football; he plays for Chorlton Juniors on Saturdays.",
+            ),
             ("b4", 2, "Amara started nursery last week and cried every single morning at drop-off."),
             ("b5", 3, "My brother Chidi lives in Lagos and runs a solar panel business."),
             ("b6", 3, "I applied for the advanced clinical practitioner course at Salford University."),
@@ -132,7 +267,11 @@ USERS: dict[str, dict] = {
             ("b10", 5, "Dad turns seventy on 8 August and the whole family is flying out for it."),
             ("b11", 6, "I got an interview for the Salford course on 17 March."),
             ("b12", 6, "My lower back has been killing me since I lifted a patient awkwardly."),
-            ("b13", 7, "I'm cycling from Manchester to Liverpool on 25 May to raise money for the children's ward."),
+            (
+                "b13",
+                7,
+                "I'm cycling from Manchester to Liverpool on 25 May to raise money for the children's ward.",
+            ),
             ("b14", 7, "We got an allotment plot in Chorlton; Priya wants to grow squash and runner beans."),
             ("b15", 8, "I got into the Salford course! It starts in September, two days a week."),
             ("b16", 8, "Sam covers my shifts when Kofi has matches, and I take his Sundays in return."),
@@ -149,7 +288,11 @@ USERS: dict[str, dict] = {
             ("b27", 16, "Dad's party was amazing, two hundred guests and a live highlife band."),
             ("b28", 17, "Helen said I can move to day shifts once the course starts."),
             ("b29", 18, "The allotment gave us so many courgettes that Priya is making chutney."),
-            ("b30", 19, "First week of the course done; my tutor is Dr. Okonjo, who used to work in intensive care."),
+            (
+                "b30",
+                19,
+                "First week of the course done; my tutor is Dr. Okonjo, who used to work in intensive care.",
+            ),
             ("b31", 20, "Priya got the deputy head job!"),
         ],
         "questions": [
@@ -198,14 +341,58 @@ USERS: dict[str, dict] = {
         ],
     },
     "chloe": {
+        "chatter": [
+            "Théo had rehearsal until midnight, so I barely saw him.",
+            "Théo cooked dinner and we watched a film.",
+            "Aisha came home after a 12-hour shift and fell asleep on the couch.",
+            "Aisha and I made crêpes on Sunday.",
+            "Gagnon cancelled our meeting again.",
+            "Gagnon was in a good mood today, for once.",
+            "The mice were restless today and I lost half a day of recordings.",
+            "Spent the whole day analysing EEG traces.",
+            "The lab freezer broke and we scrambled to save samples.",
+            "The gym was great, I finally sent a purple problem.",
+            "Chalk everywhere in my bag, as usual.",
+            "My inhaler ran out and the pharmacy was closed.",
+            "It's minus twenty-five and I refuse to go outside.",
+            "The immigration forms ask the same question four times.",
+            "Grading forty assignments is slowly killing me.",
+            "A student asked me about p-values and I explained it badly.",
+            "Mamie called and asked if I'm eating enough.",
+            "I miss Brittany, the sea and the crêpes.",
+            "The album artwork Théo showed me is beautiful.",
+            "The reviews made me doubt whether I belong in science.",
+            "Writing the response to reviewers is painful.",
+            "My finger is still swollen and stiff.",
+            "Pottery is messy but relaxing.",
+            "Lucas called and we talked about our parents.",
+            "Lucas sent me a video of his station's barbecue.",
+            "Preparing slides for the conference all week.",
+            "I practised my talk in front of the lab.",
+            "Kenji brought homemade mochi to lab meeting.",
+            "Kenji and I argue about statistics constantly.",
+            "Rent day again, my bank account is crying.",
+            "Théo's bandmates came over and played until 2am.",
+            "My committee wants a timeline for the thesis.",
+            "Thinking about leaving Montréal makes me sad.",
+            "Working on a research proposal in the evenings.",
+        ],
         "start": "2026-01-12",
         "people": ["Théo", "Aisha", "Gagnon", "Lucas", "Kenji", "Odette"],
         "hobbies": ["climbing", "pottery", "jazz gigs", "baking bread"],
         "places": ["Montréal", "the lab", "the Plateau", "Brittany"],
         "pet": "the lab mice",
         "facts": [
-            ("c1", 1, "I'm a third-year PhD student in neuroscience at McGill, studying sleep and memory in mice."),
-            ("c2", 1, "My supervisor, Professor Gagnon, wants a full draft of my first paper by the end of January."),
+            (
+                "c1",
+                1,
+                "I'm a third-year PhD student in neuroscience at McGill, studying sleep and memory in mice.",
+            ),
+            (
+                "c2",
+                1,
+                "My supervisor, Professor Gagnon, wants a full draft of my first paper by the end of January.",
+            ),
             ("c3", 2, "My boyfriend Théo plays bass in a jazz trio called Les Lundis."),
             ("c4", 2, "I share a flat in the Plateau with Aisha, who is training to be a midwife."),
             ("c5", 3, "I've been bouldering three times a week at a gym called Allez Up."),
@@ -213,13 +400,25 @@ USERS: dict[str, dict] = {
             ("c7", 4, "My visa renewal appointment is on 19 February and I'm anxious about the paperwork."),
             ("c8", 4, "I'm a teaching assistant for an intro statistics class, grading takes all of Sunday."),
             ("c9", 5, "My grandmother Odette lives in a village in Brittany and turns ninety in April."),
-            ("c10", 5, "Théo's trio releases their first album on 30 March, with a launch gig at Casa del Popolo."),
+            (
+                "c10",
+                5,
+                "Théo's trio releases their first album on 30 March, with a launch gig at Casa del Popolo.",
+            ),
             ("c11", 6, "The paper got rejected; reviewer two said the sample size was too small."),
             ("c12", 6, "Gagnon suggested we add a second cohort of twenty mice before resubmitting."),
-            ("c13", 7, "I hurt my ring finger on the wall, the doctor called it a pulley strain, no climbing for six weeks."),
+            (
+                "c13",
+                7,
+                "I hurt my ring finger on the wall, the doctor called it a pulley strain, no climbing for six weeks.",
+            ),
             ("c14", 7, "I've started pottery classes on Thursday nights while my finger heals."),
             ("c15", 8, "The visa came through, valid until 2028!"),
-            ("c16", 8, "My brother Lucas is a firefighter in Nantes and just got engaged to his girlfriend Manon."),
+            (
+                "c16",
+                8,
+                "My brother Lucas is a firefighter in Nantes and just got engaged to his girlfriend Manon.",
+            ),
             ("c17", 9, "I flew to France for Mamie Odette's ninetieth; the whole village came to the party."),
             ("c18", 9, "I've been vegetarian for five years, which my grandmother still doesn't understand."),
             ("c19", 10, "My abstract got accepted for a talk at the FENS conference in Vienna on 9 July."),
@@ -227,8 +426,16 @@ USERS: dict[str, dict] = {
             ("c21", 12, "Kenji from my lab agreed to take Aisha's room from July."),
             ("c22", 12, "I made a wonky blue teapot in pottery and I'm weirdly proud of it."),
             ("c23", 13, "My thesis committee meeting is set for 14 November."),
-            ("c24", 14, "The talk in Vienna went well; someone from the Max Planck Institute asked me about postdocs."),
-            ("c25", 15, "Money is tight: my stipend is 24,000 dollars a year and rent just went up to 950 a month."),
+            (
+                "c24",
+                14,
+                "The talk in Vienna went well; someone from the Max Planck Institute asked me about postdocs.",
+            ),
+            (
+                "c25",
+                15,
+                "Money is tight: my stipend is 24,000 dollars a year and rent just went up to 950 a month.",
+            ),
             ("c26", 16, "Théo is going on tour in Europe for three weeks in October."),
             ("c27", 17, "I'm back on the climbing wall, taping my finger and avoiding crimpy holds."),
             ("c28", 18, "The resubmitted paper was accepted at the Journal of Neuroscience!"),
@@ -272,33 +479,100 @@ USERS: dict[str, dict] = {
             ("Who is Kenji?", ["c21"], "name"),
             ("Where is Théo's album launch gig?", ["c10"], "name"),
             ("When is my brother's wedding?", ["c29", "c16"], "multi-hop"),
-            ("Where will my brother get married, and what does he do for a living?", ["c29", "c16"], "multi-hop"),
-            ("Which institute's postdoc am I considering, and how did they find me?", ["c30", "c24"], "multi-hop"),
+            (
+                "Where will my brother get married, and what does he do for a living?",
+                ["c29", "c16"],
+                "multi-hop",
+            ),
+            (
+                "Which institute's postdoc am I considering, and how did they find me?",
+                ["c30", "c24"],
+                "multi-hop",
+            ),
             ("What happened to the paper after Gagnon's suggestion?", ["c12", "c28"], "multi-hop"),
-            ("What replaced climbing while my finger healed, and what did I make there?", ["c14", "c22"], "multi-hop"),
+            (
+                "What replaced climbing while my finger healed, and what did I make there?",
+                ["c14", "c22"],
+                "multi-hop",
+            ),
             ("Who is moving into Aisha's room, and why is she leaving?", ["c21", "c20"], "multi-hop"),
             ("How old is my grandmother turning, and how was the celebration?", ["c9", "c17"], "multi-hop"),
         ],
     },
     "dev": {
+        "chatter": [
+            "Marcus spent the whole weekend in the workshop.",
+            "Marcus cut his hand on a chisel, nothing serious.",
+            "Olivia scheduled a planning meeting at 8am, ugh.",
+            "Olivia wants a postmortem document by Friday.",
+            "Another incident tonight, the payments queue backed up.",
+            "Our model flagged a bunch of false positives today.",
+            "Mango screamed through my entire standup.",
+            "Mango chewed the cord of my headphones.",
+            "I found an old photo of my dad at the beach.",
+            "Mum called and asked when I'm visiting.",
+            "Mum worries that I work too much.",
+            "I miss sweet chai so much.",
+            "Swim lesson was rough, I swallowed half the pool.",
+            "My swim instructor is very patient with me.",
+            "Ravi sent me a pitch deck to look at.",
+            "Ravi and I got dumplings and talked for hours.",
+            "Hockey was brutal, I got hit in the mask twice.",
+            "We lost 5-2 on Friday, my fault mostly.",
+            "I'm so tired, I could sleep for a week.",
+            "Therapy was hard this week, we talked about my dad.",
+            "Dr. Levin asked me what rest looks like for me.",
+            "The mortgage broker keeps asking for more documents.",
+            "House viewings every weekend, I'm sick of them.",
+            "Boxes everywhere in the new house, it's chaos.",
+            "The new house has a tree in the backyard that Marcus loves.",
+            "My legs are sore from all the walking.",
+            "The blood test is next week and I'm nervous.",
+            "Interviewing with other companies feels like cheating.",
+            "Handover documents for my team take forever.",
+            "Marcus wants to get a second bird, absolutely not.",
+            "I'm dreading the goodbye lunch at work.",
+            "Cooking dinner for Marcus tonight, trying a new recipe.",
+            "Work was fine, I left on time for once.",
+        ],
         "start": "2026-01-15",
         "people": ["Marcus", "Olivia", "Ravi", "Sunita", "Dr. Levin", "Mango"],
         "hobbies": ["hockey", "swimming", "cooking", "walking after dinner"],
         "places": ["Toronto", "the office", "Leslieville", "Delhi"],
         "pet": "Mango",
         "facts": [
-            ("d1", 1, "I'm a backend engineer at a fintech company in Toronto, working on payment fraud detection."),
+            (
+                "d1",
+                1,
+                "I'm a backend engineer at a fintech company in Toronto, working on payment fraud detection.",
+            ),
             ("d2", 1, "My husband Marcus is a carpenter who builds custom furniture in his own workshop."),
             ("d3", 2, "My manager Olivia keeps pulling me into incident calls at 2am."),
             ("d4", 2, "We have a parrot called Mango who whistles the Jeopardy theme."),
-            ("d5", 3, "My dad passed away two years ago this March, and the anniversary always hits me hard."),
+            (
+                "d5",
+                3,
+                "My dad passed away two years ago this March, and the anniversary always hits me hard.",
+            ),
             ("d6", 3, "My mum Sunita lives in Delhi and calls me every Sunday morning."),
-            ("d7", 4, "My doctor told me my blood sugar is in the prediabetic range, so I'm cutting out sugary chai."),
+            (
+                "d7",
+                4,
+                "My doctor told me my blood sugar is in the prediabetic range, so I'm cutting out sugary chai.",
+            ),
             ("d8", 4, "I'm learning to swim as an adult, lessons at the Regent Park pool on Wednesdays."),
-            ("d9", 5, "Ravi, my best friend since university, wants me to co-found a startup for restaurant inventory software."),
+            (
+                "d9",
+                5,
+                "Ravi, my best friend since university, wants me to co-found a startup for restaurant inventory software.",
+            ),
             ("d10", 5, "I play goalie in a rec hockey league on Friday nights."),
             ("d11", 6, "I think I'm burning out; I haven't taken a real holiday in eighteen months."),
-            ("d12", 6, "Dr. Levin, my therapist, asked me to notice when I say yes to things I don't want to do."),
+            (
+                "d12",
+                6,
+                "Dr. Levin, my therapist, asked me to notice when I say yes to things I don't want to do.",
+            ),
             ("d13", 7, "Marcus and I put an offer on a semi-detached house in Leslieville."),
             ("d14", 7, "The offer was 1.1 million and I'm terrified of the mortgage."),
             ("d15", 8, "We got the house! Closing date is 15 June."),
@@ -313,10 +587,18 @@ USERS: dict[str, dict] = {
             ("d24", 14, "Mango learned to say 'good morning' in Marcus's voice."),
             ("d25", 15, "I took two weeks off and went hiking in the Rockies near Banff."),
             ("d26", 16, "Our hockey team, the Beaver Tails, won the league final and I made 31 saves."),
-            ("d27", 17, "I got an offer from a healthtech startup: 20 percent more salary but less stability."),
+            (
+                "d27",
+                17,
+                "I got an offer from a healthtech startup: 20 percent more salary but less stability.",
+            ),
             ("d28", 18, "I accepted the healthtech job; my last day at the fintech company is 30 September."),
             ("d29", 19, "I'm cooking my dad's dal recipe for Mum's visit, from his handwritten notebook."),
-            ("d30", 20, "Levin says I'm getting better at saying no; I turned down two side projects this month."),
+            (
+                "d30",
+                20,
+                "Levin says I'm getting better at saying no; I turned down two side projects this month.",
+            ),
         ],
         "questions": [
             ("What do I work on at my job?", ["d1"], "paraphrase"),
@@ -357,13 +639,52 @@ USERS: dict[str, dict] = {
             ("What furniture is Marcus making, and for which house?", ["d22", "d13"], "multi-hop"),
             ("Whose recipe am I cooking, and when does the guest arrive?", ["d29", "d19"], "multi-hop"),
             ("Has walking after dinner helped with the prediabetes?", ["d18", "d7"], "multi-hop"),
-            ("How much more would the new job pay, and when do I leave my current one?", ["d27", "d28"], "multi-hop"),
+            (
+                "How much more would the new job pay, and when do I leave my current one?",
+                ["d27", "d28"],
+                "multi-hop",
+            ),
             ("Why did I turn down the startup?", ["d20", "d14"], "multi-hop"),
             ("Where does my mother live, and when is she visiting?", ["d6", "d19"], "multi-hop"),
             ("What does my husband do, and what is he building for us?", ["d2", "d22"], "multi-hop"),
         ],
     },
     "elin": {
+        "chatter": [
+            "Jonas came home after a rough shift and didn't want to talk.",
+            "Jonas and I finally had an evening together.",
+            "Viktor smells of engine oil all the time.",
+            "Viktor and Ali were in the garage until ten.",
+            "Saga spends every afternoon at the stables.",
+            "Saga fell off during training but she's fine.",
+            "Stella threw a shoe and the farrier came out.",
+            "Visiting Dad is getting harder each time.",
+            "The care home staff are so kind to Dad.",
+            "Choir rehearsal ran late, my voice is tired.",
+            "We're learning a difficult hymn in choir.",
+            "Henrik brought cinnamon buns to the staff room.",
+            "Henrik and I argued about homework policy.",
+            "Marking essays all weekend, again.",
+            "My students were restless before the holiday.",
+            "Karin called, she's swamped at work.",
+            "Karin and I talked about selling Dad's flat.",
+            "My ears were ringing all evening after rehearsal.",
+            "I drafted my application letter three times.",
+            "The interview panel looked so serious.",
+            "Maja and I went for a long walk by the river.",
+            "Maja wants me to join her book club.",
+            "A glass of wine on a Tuesday feels so normal, that's the problem.",
+            "Saga is nervous about jumping in front of judges.",
+            "Looking at routes on the map with Jonas.",
+            "I bought a waterproof bag for the trip.",
+            "Jonas's arm is in a sling and he hates being idle.",
+            "We're collecting money for Henrik's leaving gift.",
+            "Planning lessons about medieval Sweden.",
+            "The department meeting was long and pointless.",
+            "Saga keeps showing me horse adverts online.",
+            "Rehearsing in the car on the way to work.",
+            "Snow in Uppsala already, the kids are thrilled.",
+        ],
         "start": "2026-01-19",
         "people": ["Jonas", "Viktor", "Saga", "Lars", "Karin", "Maja", "Henrik"],
         "hobbies": ["the choir", "kayaking", "the sauna", "reading crime novels"],
@@ -372,14 +693,30 @@ USERS: dict[str, dict] = {
         "facts": [
             ("e1", 1, "I teach history and Swedish at an upper secondary school in Uppsala."),
             ("e2", 1, "My partner Jonas works as a paramedic, so his shifts change every week."),
-            ("e3", 2, "Viktor is fifteen and spends every spare minute building a moped with his friend Ali."),
+            (
+                "e3",
+                2,
+                "Viktor is fifteen and spends every spare minute building a moped with his friend Ali.",
+            ),
             ("e4", 2, "Saga, my twelve-year-old, rides a horse called Stella at the stables in Håga."),
-            ("e5", 3, "My father Lars has early dementia and moved into a care home in Enköping last autumn."),
+            (
+                "e5",
+                3,
+                "My father Lars has early dementia and moved into a care home in Enköping last autumn.",
+            ),
             ("e6", 3, "I sing alto in a choir that rehearses on Monday evenings in the cathedral."),
-            ("e7", 4, "Henrik, who teaches maths across the hall, thinks I should apply for deputy principal."),
+            (
+                "e7",
+                4,
+                "Henrik, who teaches maths across the hall, thinks I should apply for deputy principal.",
+            ),
             ("e8", 4, "The application for deputy principal closes on 31 January."),
             ("e9", 5, "My sister Karin lives in Gothenburg and works as a lawyer for a shipping company."),
-            ("e10", 5, "I've had tinnitus since a concert in my twenties, and it gets worse when I'm stressed."),
+            (
+                "e10",
+                5,
+                "I've had tinnitus since a concert in my twenties, and it gets worse when I'm stressed.",
+            ),
             ("e11", 6, "I got an interview for the deputy principal job on 12 February."),
             ("e12", 6, "Dad didn't recognise me on Sunday; he thought I was his sister Britt."),
             ("e13", 7, "Saga has her first show-jumping competition on 22 March."),
@@ -390,7 +727,11 @@ USERS: dict[str, dict] = {
             ("e18", 9, "I'm trying to cut down on wine during the week; I've managed three dry weeks."),
             ("e19", 10, "Viktor's moped finally runs, and he rode it to school on Monday."),
             ("e20", 11, "Karin is coming up from Gothenburg to visit Dad with me at Easter."),
-            ("e21", 12, "The choir's Christmas concert is on 13 December in Uppsala Cathedral, and I have a short solo."),
+            (
+                "e21",
+                12,
+                "The choir's Christmas concert is on 13 December in Uppsala Cathedral, and I have a short solo.",
+            ),
             ("e22", 13, "We booked the kayaks for 8 July, five days paddling between the islands."),
             ("e23", 14, "Henrik is retiring in June and the staff are planning a surprise party."),
             ("e24", 15, "Jonas hurt his shoulder lifting a patient and is on sick leave for a month."),
@@ -438,12 +779,24 @@ USERS: dict[str, dict] = {
             ("Who is Maja?", ["e16"], "name"),
             ("Who is Henrik?", ["e7"], "name"),
             ("Where does my sister live, and when is she visiting?", ["e9", "e20"], "multi-hop"),
-            ("How did Saga's first show-jumping competition go, and when was it?", ["e13", "e17"], "multi-hop"),
+            (
+                "How did Saga's first show-jumping competition go, and when was it?",
+                ["e13", "e17"],
+                "multi-hop",
+            ),
             ("When is the concert with my solo, and who recorded it?", ["e21", "e30"], "multi-hop"),
-            ("What happened with the deputy job, and what role did I get later?", ["e15", "e28"], "multi-hop"),
+            (
+                "What happened with the deputy job, and what role did I get later?",
+                ["e15", "e28"],
+                "multi-hop",
+            ),
             ("When did we book the kayaks for, and what wildlife did we see?", ["e22", "e25"], "multi-hop"),
             ("What does my partner do, and how did he get injured?", ["e2", "e24"], "multi-hop"),
-            ("Who suggested I apply for deputy principal, and when is he leaving?", ["e7", "e23"], "multi-hop"),
+            (
+                "Who suggested I apply for deputy principal, and when is he leaving?",
+                ["e7", "e23"],
+                "multi-hop",
+            ),
         ],
     },
 }
@@ -525,6 +878,85 @@ ELIZA_SMALL_TALK = [
     "I'm here whenever you want to talk.",
 ]
 
+# Other things that happen in a life, with names, dates and numbers: each filled with the user's
+# people, and with dates, cities and amounts that never collide with the user's facts, so that
+# they answer no question while looking like the turns that do.
+EVENTS = [
+    "{p} and I {act} on {date}.",
+    "On {date} I {act} with {p}, it was lovely.",
+    "{p} has a job interview on {date}, fingers crossed.",
+    "I paid {num} {cur} for {thing} last week.",
+    "{p} recommended {rec} and I loved it.",
+    "{p} is moving to {city} in {month}.",
+    "{p}'s birthday is on {date}, I need to find a present.",
+    "I booked {booking} for {date}.",
+    "{p} and {p2} are going to {city} for a long weekend.",
+    "I've been reading a lot about {topic} lately.",
+    "{p} lent me {num} {cur} until the end of the month.",
+    "There's a work party on {date} and I'm not sure I'll go.",
+    "{p} started a new job at a bank in {city}.",
+    "{p} is training for a {sport} competition in {month}.",
+    "I signed up for a {course} course that starts on {date}.",
+    "{p} and I argued about {topic} for an hour.",
+]
+ACTS = [
+    "went to the cinema",
+    "had lunch in town",
+    "went to a concert",
+    "cooked a big dinner",
+    "went for a long walk",
+    "visited a flea market",
+    "went to a birthday party",
+    "watched the football",
+    "went to a museum",
+    "had brunch",
+]
+THINGS = [
+    "a new lamp",
+    "concert tickets",
+    "a second-hand bike",
+    "a winter coat",
+    "new headphones",
+    "a desk chair",
+]
+RECS = ["a podcast about history", "a Korean film", "a new ramen place", "a crime novel", "a yoga app"]
+BOOKINGS = ["a haircut", "a dentist appointment", "the car service", "a table at a restaurant", "an eye test"]
+TOPICS = ["investing", "sleep science", "Roman history", "minimalism", "electric cars", "politics"]
+SPORTS = ["tennis", "swimming", "chess", "judo"]
+COURSES = ["photography", "first aid", "Spanish", "woodworking", "public speaking"]
+CITIES = [
+    "Madrid",
+    "Berlin",
+    "Edinburgh",
+    "Vancouver",
+    "Copenhagen",
+    "Rome",
+    "Dublin",
+    "Prague",
+    "Bristol",
+    "Oslo",
+]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+CURRENCY = {"ana": "euros", "ben": "pounds", "chloe": "dollars", "dev": "dollars", "elin": "kronor"}
+
+# How many other sentences of the day share a message with a fact, or with a small-talk sentence:
+# people write to a companion in paragraphs that mix topics, not one fact per message.
+FACT_EXTRAS = [0, 1, 1, 2, 2]
+SMALL_EXTRAS = [0, 0, 1, 1, 2]
+
 # A second sentence added to half of the small-talk turns, so that few of them repeat word for word.
 USER_TAILS = [
     "Anyway, how are you?",
@@ -573,6 +1005,54 @@ def _fill(template: str, profile: dict, rng: random.Random) -> str:
     )
 
 
+def _event(name: str, profile: dict, rng: random.Random) -> str:
+    facts = " ".join(text for _, _, text in profile["facts"])
+    while True:
+        day, month = rng.randint(1, 28), rng.choice(MONTHS)
+        if f"{day} {month}" not in facts:
+            break
+    cities = [c for c in CITIES if c not in facts]
+    first, second = rng.sample(profile["people"], 2)
+    return rng.choice(EVENTS).format(
+        p=first,
+        p2=second,
+        act=rng.choice(ACTS),
+        date=f"{day} {month}",
+        month=rng.choice(MONTHS),
+        num=rng.choice([35, 60, 120, 250, 75, 480]),
+        cur=CURRENCY[name],
+        thing=rng.choice(THINGS),
+        rec=rng.choice(RECS),
+        city=rng.choice(cities),
+        booking=rng.choice(BOOKINGS),
+        topic=rng.choice(TOPICS),
+        sport=rng.choice(SPORTS),
+        course=rng.choice(COURSES),
+    )
+
+
+def _kind(rng: random.Random) -> str:
+    draw = rng.random()
+    return "event" if draw < EVENT_SHARE else "chatter" if draw < EVENT_SHARE + CHATTER_SHARE else "small"
+
+
+def _sentence(kind: str, name: str, profile: dict, rng: random.Random) -> str:
+    if kind == "event":
+        return _event(name, profile, rng)
+    if kind == "chatter":
+        return _fill(rng.choice(profile["chatter"]), profile, rng)
+    return _fill(rng.choice(USER_SMALL_TALK), profile, rng)
+
+
+def _message(main: str, extras: int, name: str, profile: dict, rng: random.Random) -> str:
+    """A user message: ``main`` among ``extras`` other sentences of the user's day."""
+    sentences = [_sentence(_kind(rng), name, profile, rng) for _ in range(extras)]
+    sentences.insert(rng.randint(0, extras), main)
+    if rng.random() < 0.3:
+        sentences.append(_fill(rng.choice(USER_TAILS), profile, rng))
+    return " ".join(sentences)
+
+
 def _small_talk(pool: list[str], tails: list[str], profile: dict, rng: random.Random) -> str:
     text = _fill(rng.choice(pool), profile, rng)
     if rng.random() < 0.5:
@@ -602,11 +1082,16 @@ def build_user(name: str, profile: dict, rng: random.Random) -> tuple[list[dict]
         for slot in slots:
             if slot == "fact":
                 label, text = pending.pop(0)
-                turns.append(("user", text, label))
+                turns.append(("user", _message(text, rng.choice(FACT_EXTRAS), name, profile, rng), label))
                 turns.append(("assistant", _fill(rng.choice(ELIZA_REPLIES), profile, rng), None))
             else:
-                turns.append(("user", _small_talk(USER_SMALL_TALK, USER_TAILS, profile, rng), None))
-                turns.append(("assistant", _small_talk(ELIZA_SMALL_TALK, ELIZA_TAILS, profile, rng), None))
+                kind = _kind(rng)
+                extras = rng.choice(SMALL_EXTRAS)
+                turns.append(
+                    ("user", _message(_sentence(kind, name, profile, rng), extras, name, profile, rng), None)
+                )
+                pool = ELIZA_REPLIES if kind == "event" else ELIZA_SMALL_TALK
+                turns.append(("assistant", _small_talk(pool, ELIZA_TAILS, profile, rng), None))
         session_id = f"{name}-s{number:02d}"
         out_turns = []
         for index, (speaker, text, label) in enumerate(turns, start=1):
