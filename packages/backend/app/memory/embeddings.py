@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import httpx
 import numpy as np
@@ -65,6 +65,7 @@ class MemoryTuning:
     duplicate_threshold: float
     exact_search_max_rows: int = 5_000
     hnsw_ef_search: int = 1000
+    fusion: Literal["rrf", "blend"] = "rrf"
 
 
 # Calibrated on bench/data/memory_eval.json with `python -m bench memory_eval`.
@@ -86,6 +87,7 @@ def tuning_for(settings: Settings) -> MemoryTuning:
         duplicate_threshold=base.duplicate_threshold if duplicate is None else duplicate,
         exact_search_max_rows=settings.memory_exact_search_max_rows,
         hnsw_ef_search=settings.memory_hnsw_ef_search,
+        fusion=settings.memory_fusion,
     )
 
 

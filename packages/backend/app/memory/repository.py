@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     Float,
+    Integer,
     Select,
     and_,
     any_,
@@ -33,15 +34,17 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from app.memory.query import QueryPlan
 from app.models import Memory, MemoryTier
 from app.models.memory import PARTITION_SCHEMA
 
 # Rows read in bulk leave out the embedding and the tsvector: parsing 384 floats per row would
 # cost more than the search itself. ``Memory.embedding_model`` says whether a row is embedded.
 SLIM = (defer(Memory.embedding), defer(Memory.content_tsv))
-# A lexical search ranks at most this many matching rows: rare words (what the lexical component is
-# for) match few rows, and matches on common words are the vector search's job anyway.
-LEXICAL_SCAN_CAP = 200
+# A lexical search ranks at most this many matching rows (a user on the exact path has at most
+# MEMORY_EXACT_SEARCH_MAX_ROWS; a larger user's search leaves common terms out, so rare ones match
+# few rows).
+LEXICAL_SCAN_CAP = 2000
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class SecondPass:
 
     lexical: list[Candidate]
     recent: list[Memory]
+    hits: dict[uuid.UUID, LexicalHit]  # each lexical candidate's rank, BM25 score and coverage
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, memory_id: uuid.UUID) -> Memory | None:
@@ -308,37 +312,147 @@ async def hnsw_candidates_per_tier(
     return [Candidate(row[0], float(row[1]), list(row[2] or [])) for row in rows]
 
 
+# BM25 parameters of the lexical ranking (Robertson & Zaragoza's usual values).
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+# The lexical candidate generator, a BM25 ranking in core PostgreSQL full text (no extension):
+# - ``terms``: every query term as a tsquery (``query.Term``: plain words stemmed like
+#   ``content_tsv``, phrases, date days), with its weight; terms made only of common lexemes
+#   (``:lex_common``, large users only) are left out;
+# - ``matches``: the user's memories containing any term (GIN index), at most ``:lex_cap``;
+# - document frequencies are counted on ``matches`` (which holds every memory with the term, so the
+#   count is exact), N is the user's row count (capped like the exact-search count);
+# - score = sum over matched terms of weight x idf x (k1 + 1) / (1 + k1 (1 - b + b dl / avgdl)),
+#   dl the memory's number of distinct lexemes, avgdl their mean over ``matches``; term frequency
+#   counts as 1 (memories are short; ``tsvector`` keeps positions, not counts, for free).
+_LEXICAL_SQL = """
+WITH terms AS (
+    SELECT DISTINCT ON (q::text) q, w FROM (
+        SELECT CASE u.k WHEN 'phrase' THEN phraseto_tsquery('english', u.x)
+                        WHEN 'raw' THEN to_tsquery('simple', u.x)
+                        ELSE plainto_tsquery('english', u.x) END AS q, u.w
+        FROM unnest(CAST(:lex_terms AS text[]), CAST(:lex_kinds AS text[]), CAST(:lex_weights AS float8[]))
+            AS u(x, k, w)
+    ) AS parsed
+    WHERE numnode(q) > 0 AND NOT (q::text = ANY (
+        SELECT quote_literal(c) FROM unnest(CAST(:lex_common AS text[])) AS c))
+    ORDER BY q::text, w DESC
+),
+wanted AS (
+    SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS q
+    FROM unnest(tsvector_to_array(to_tsvector('english', :lex_words))) AS lexeme
+    WHERE lexeme <> ALL (CAST(:lex_common AS text[]))
+),
+matches AS MATERIALIZED (
+    SELECT m.id, m.tier, m.content_tsv AS tsv FROM memories AS m
+    WHERE m.user_id = :lex_user AND m.archived_at IS NULL {tiers}
+      AND m.content_tsv @@ (SELECT q FROM wanted)
+    LIMIT :lex_cap
+),
+hits AS (
+    SELECT matches.id, terms.q::text AS qt, terms.w FROM matches JOIN terms ON matches.tsv @@ terms.q
+),
+df AS (SELECT qt, count(*) AS df FROM hits GROUP BY qt),
+stats AS (
+    SELECT greatest(CAST(:lex_n AS float8), count(*)) AS n, greatest(avg(length(tsv)), 1) AS avgdl
+    FROM matches
+),
+scored AS (
+    SELECT hits.id, sum(hits.w * ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))) AS idf,
+           sum(hits.w) AS matched_weight
+    FROM hits JOIN df USING (qt) CROSS JOIN stats GROUP BY hits.id
+),
+ranked AS (
+    SELECT matches.id, matches.tier, scored.matched_weight,
+           scored.idf * ({k1} + 1) / (1 + {k1} * (1 - {b} + {b} * length(matches.tsv) / stats.avgdl)) AS bm25
+    FROM scored JOIN matches USING (id) CROSS JOIN stats
+)
+SELECT id, bm25, matched_weight / (SELECT sum(w) FROM terms) AS coverage,
+       row_number() OVER ({partition} ORDER BY bm25 DESC, id) AS rn
+FROM ranked
+"""
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    """A memory's place in the lexical ranking of a query."""
+
+    rank: int  # 1 = best, within its group (its tier for the companion)
+    bm25: float
+    coverage: float  # share of the query's term weight the memory contains
+
+
+def _lexical_ranked(
+    user_id: uuid.UUID,
+    plan: QueryPlan,
+    *,
+    tiers: Sequence[MemoryTier] | None,
+    per_tier: bool,
+    rows: int,
+    common: Sequence[str],
+) -> Any:
+    """The BM25 ranking of the user's memories for ``plan`` (id, bm25, coverage, rn) as a subquery."""
+    sql = _LEXICAL_SQL.format(
+        tiers="AND m.tier = ANY (CAST(:lex_tiers AS memory_tier[]))" if tiers else "",
+        partition="PARTITION BY tier" if per_tier else "",
+        k1=BM25_K1,
+        b=BM25_B,
+    )
+    params: dict[str, Any] = {
+        "lex_terms": [t.text for t in plan.terms],
+        "lex_kinds": [t.kind.value for t in plan.terms],
+        "lex_weights": [t.weight for t in plan.terms],
+        "lex_common": list(common),
+        "lex_words": plan.any_words.replace("|", " "),
+        "lex_user": user_id,
+        "lex_cap": LEXICAL_SCAN_CAP,
+        "lex_n": rows,
+    }
+    if tiers:
+        params["lex_tiers"] = [t.value for t in tiers]
+    return (
+        text(sql)
+        .bindparams(**params)
+        .columns(
+            literal_column("id", UUID(as_uuid=True)),
+            literal_column("bm25", Float),
+            literal_column("coverage", Float),
+            literal_column("rn", Integer),
+        )
+        .subquery("lexical")
+    )
+
+
 async def second_pass(
     session: AsyncSession,
     user_id: uuid.UUID,
-    lexemes: Sequence[str],
+    plan: QueryPlan,
     vector: list[float] | None,
     *,
     tiers: Sequence[MemoryTier] | None,
     limit: int,
     per_tier: bool,
+    rows: int,
+    common: Sequence[str] = (),
     recent_tier: MemoryTier | None = None,
     recent_limit: int = 0,
 ) -> SecondPass:
-    """One statement: the memories sharing terms with the query (GIN index; best ``ts_rank``
-    first, ``limit`` in all or, ``per_tier``, per tier) and the ``recent_limit`` most recently used
-    memories of ``recent_tier``."""
+    """One statement: the lexical candidates (BM25 ranking above; best ``limit`` in all or,
+    ``per_tier``, per tier) with their similarity to ``vector``, and the ``recent_limit`` most
+    recently used memories of ``recent_tier``."""
     parts: list[Any] = []
-    if lexemes:
-        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), _or_query(lexemes))
-        groups = len(tiers) if per_tier and tiers else 1
-        matches = (
-            select(Memory.id.label("id"), Memory.tier.label("tier"), Memory.content_tsv.label("tsv"))
-            .where(*_scope(user_id, tiers), Memory.content_tsv.op("@@")(tsquery))
-            .limit(LEXICAL_SCAN_CAP * groups)
-            .subquery("matches")
+    if plan.terms and plan.any_words:
+        lexical = _lexical_ranked(user_id, plan, tiers=tiers, per_tier=per_tier, rows=rows, common=common)
+        parts.append(
+            select(
+                lexical.c.id,
+                literal(0).label("kind"),
+                lexical.c.rn,
+                lexical.c.bm25,
+                lexical.c.coverage,
+            ).where(lexical.c.rn <= limit)
         )
-        rank = func.row_number().over(
-            partition_by=matches.c.tier if per_tier else None,
-            order_by=(func.ts_rank(matches.c.tsv, tsquery).desc(), matches.c.id),
-        )
-        ranked = select(matches.c.id, literal(0).label("kind"), rank.label("rn")).subquery("lexical")
-        parts.append(select(ranked.c.id, ranked.c.kind, ranked.c.rn).where(ranked.c.rn <= limit))
     if recent_tier is not None and recent_limit > 0:
         order = (Memory.accessed_at.desc(), Memory.id)
         parts.append(
@@ -346,13 +460,15 @@ async def second_pass(
                 Memory.id.label("id"),
                 literal(1).label("kind"),
                 func.row_number().over(order_by=order).label("rn"),
+                literal(0.0, Float).label("bm25"),
+                literal(0.0, Float).label("coverage"),
             )
             .where(*_scope(user_id, [recent_tier]))
             .order_by(*order)
             .limit(recent_limit)
         )
     if not parts:
-        return SecondPass([], [])
+        return SecondPass([], [], {})
     both: Any = union_all(*parts) if len(parts) > 1 else parts[0]
     found = both.subquery("found")
     similarity: Any = (
@@ -360,29 +476,31 @@ async def second_pass(
     )
     statement = (
         select(
-            Memory, found.c.kind, similarity.label("similarity"), func.tsvector_to_array(Memory.content_tsv)
+            Memory,
+            found.c.kind,
+            similarity.label("similarity"),
+            func.tsvector_to_array(Memory.content_tsv),
+            found.c.rn,
+            found.c.bm25,
+            found.c.coverage,
         )
         .options(*SLIM)
         .join(found, Memory.id == found.c.id)
         .where(Memory.user_id == user_id)
         .order_by(found.c.kind, Memory.tier, found.c.rn)
     )
-    lexical: list[Candidate] = []
+    lexical_candidates: list[Candidate] = []
     recent_rows: list[Memory] = []
-    for memory, kind, sim, terms in (await session.execute(statement)).all():
+    hits: dict[uuid.UUID, LexicalHit] = {}
+    for memory, kind, sim, terms, rank, bm25, coverage in (await session.execute(statement)).all():
         if kind == 0:
-            lexical.append(Candidate(memory, None if sim is None else float(sim), list(terms or [])))
+            lexical_candidates.append(
+                Candidate(memory, None if sim is None else float(sim), list(terms or []))
+            )
+            hits[memory.id] = LexicalHit(int(rank), float(bm25), float(coverage or 0.0))
         else:
             recent_rows.append(memory)
-    return SecondPass(lexical, recent_rows)
-
-
-async def query_lexemes(session: AsyncSession, query: str) -> list[str]:
-    """The query's normalised search terms (English stemming, stop words dropped)."""
-    result = await session.execute(
-        select(func.tsvector_to_array(func.to_tsvector(literal_column("'english'::regconfig"), query)))
-    )
-    return list(result.scalar_one() or [])
+    return SecondPass(lexical_candidates, recent_rows, hits)
 
 
 async def common_lexemes(session: AsyncSession, min_frequency: float) -> frozenset[str]:
@@ -408,41 +526,6 @@ async def common_lexemes(session: AsyncSession, min_frequency: float) -> frozens
 def _or_query(lexemes: Sequence[str]) -> str:
     """``'a' | 'b'``: any term matches. Lexemes are already normalised, so each is quoted as-is."""
     return " | ".join("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" for lexeme in lexemes)
-
-
-async def lexical_candidates(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    lexemes: Sequence[str],
-    vector: list[float] | None,
-    *,
-    tiers: Sequence[MemoryTier] | None,
-    limit: int,
-) -> list[Candidate]:
-    """The user's memories sharing terms with the query (GIN index), best ``ts_rank`` first."""
-    if not lexemes:
-        return []
-    tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), _or_query(lexemes))
-    similarity: Any = (
-        (1 - Memory.embedding.op("<=>", return_type=Float)(vector)).label("similarity")
-        if vector is not None
-        else literal_column("NULL").label("similarity")
-    )
-    matches = (
-        select(Memory.id.label("id"), Memory.content_tsv.label("tsv"))
-        .where(*_scope(user_id, tiers), Memory.content_tsv.op("@@")(tsquery))
-        .limit(LEXICAL_SCAN_CAP)
-        .subquery()
-    )
-    statement = (
-        select(Memory, similarity, func.tsvector_to_array(matches.c.tsv))
-        .options(*SLIM)
-        .join(matches, Memory.id == matches.c.id)
-        .order_by(func.ts_rank(matches.c.tsv, tsquery).desc(), Memory.id)
-        .limit(limit)
-    )
-    rows = (await session.execute(statement)).all()
-    return [Candidate(row[0], None if row[1] is None else float(row[1]), list(row[2] or [])) for row in rows]
 
 
 async def recent(

@@ -39,7 +39,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.jobs import defer_job
 from app.core.logging import get_logger
-from app.memory import dedup, repository, scoring
+from app.memory import dedup, query, repository, scoring
 from app.memory.embeddings import Embedder, EmbeddingError, MemoryTuning, tuning_of
 from app.memory.repository import Candidate
 from app.models import Memory, MemoryTier
@@ -245,17 +245,78 @@ async def _nearest(
     )
 
 
-def _breakdown(candidate: Candidate, lexemes: Sequence[str], now: datetime) -> tuple[float, dict[str, Any]]:
+def _scored(
+    candidate: Candidate,
+    signals: scoring.Signals,
+    tuning: MemoryTuning,
+    best_bm25: float,
+    now: datetime,
+) -> RecalledMemory:
     memory = candidate.memory
+    relevance = scoring.relevance(signals, tuning.fusion, best_bm25, tuning.similarity_floor)
+    recency = scoring.recency(memory.accessed_at, now, memory.tier)
+    frequency = scoring.frequency(memory.access_count)
+    score = scoring.combine(relevance, recency, frequency)
     parts: dict[str, Any] = {
-        "similarity": None if candidate.similarity is None else round(scoring.clamp(candidate.similarity), 6),
-        "lexical": round(scoring.lexical(lexemes, candidate.lexemes), 6),
-        "recency": round(scoring.recency(memory.accessed_at, now, memory.tier), 6),
-        "frequency": round(scoring.frequency(memory.access_count), 6),
+        "similarity": None if signals.similarity is None else round(scoring.clamp(signals.similarity), 6),
+        "dense_rank": signals.dense_rank,
+        "lexical": round(scoring.clamp(signals.bm25 / best_bm25), 6) if best_bm25 > 0 else 0.0,
+        "bm25": round(signals.bm25, 6),
+        "lexical_rank": signals.lexical_rank,
+        "relevance": round(relevance, 6),
+        "recency": round(recency, 6),
+        "frequency": round(frequency, 6),
+        "score": round(score, 6),
     }
-    score = scoring.combine(parts["similarity"], parts["lexical"], parts["recency"], parts["frequency"])
-    parts["score"] = round(score, 6)
-    return score, parts
+    return RecalledMemory(memory, score, parts)
+
+
+def _recent(memory: Memory, now: datetime) -> RecalledMemory:
+    """A recently used memory filling the companion's task context (no match with the message)."""
+    recency = scoring.recency(memory.accessed_at, now, memory.tier)
+    frequency = scoring.frequency(memory.access_count)
+    score = scoring.combine(0.0, recency, frequency)
+    parts: dict[str, Any] = {
+        "similarity": None,
+        "dense_rank": None,
+        "lexical": 0.0,
+        "bm25": 0.0,
+        "lexical_rank": None,
+        "relevance": 0.0,
+        "recency": round(recency, 6),
+        "frequency": round(frequency, 6),
+        "score": round(score, 6),
+        "strategy": "recent",
+    }
+    return RecalledMemory(memory, score, parts)
+
+
+def _rank(
+    dense: dict[uuid.UUID, Candidate],
+    lexical: dict[uuid.UUID, Candidate],
+    hits: dict[uuid.UUID, repository.LexicalHit],
+    tuning: MemoryTuning,
+    limit: int,
+    now: datetime,
+) -> list[RecalledMemory]:
+    """Fuse one group's dense and lexical candidates; the best ``limit`` above the floor."""
+    by_similarity = sorted(dense.values(), key=lambda c: (-(c.similarity or 0.0), c.memory.id))
+    dense_rank = {c.memory.id: rank for rank, c in enumerate(by_similarity, start=1)}
+    best_bm25 = max((hits[i].bm25 for i in lexical if i in hits), default=0.0)
+    results: list[RecalledMemory] = []
+    for memory_id, candidate in {**lexical, **dense}.items():
+        hit = hits.get(memory_id) if memory_id in lexical else None
+        signals = scoring.Signals(
+            similarity=candidate.similarity,
+            dense_rank=dense_rank.get(memory_id),
+            bm25=hit.bm25 if hit else 0.0,
+            lexical_rank=hit.rank if hit else None,
+            coverage=hit.coverage if hit else 0.0,
+        )
+        if scoring.passes_floor(signals.similarity, signals.coverage, tuning.similarity_floor):
+            results.append(_scored(candidate, signals, tuning, best_bm25, now))
+    results.sort(key=lambda r: (-r.score, r.memory.id))
+    return results[:limit]
 
 
 async def _search(
@@ -345,31 +406,33 @@ async def _search(
                         set_ef=False,
                     )
                 )
-    common = await _common(session)
-    rare = [lexeme for lexeme in first.lexemes if lexeme not in common]
+    # A large user's lexical search leaves out the terms found everywhere (long posting lists);
+    # a small user's covers every term (it reads at most MEMORY_EXACT_SEARCH_MAX_ROWS rows).
+    common = frozenset() if first.exact else await _common(session)
     second = await repository.second_pass(
         session,
         user_id,
-        rare,
+        query.analyse(text),
         vector,
         tiers=tiers,
         limit=pool,
         per_tier=per_tier,
+        rows=first.rows,
+        common=sorted(common),
         # Sorting a small user's rows by last access is cheap, so the recent memories come along
         # whether needed or not; a large user's are fetched below only when the tier is short.
         recent_tier=recent_tier if first.exact else None,
         recent_limit=limits.get(recent_tier, 0) if recent_tier is not None else 0,
     )
-    add(second.lexical)
-    found: dict[MemoryTier | None, list[RecalledMemory]] = {}
-    for group, limit in limits.items():
-        results: list[RecalledMemory] = []
-        for candidate in candidates[group].values():
-            score, parts = _breakdown(candidate, first.lexemes, now)
-            if scoring.passes_floor(candidate.similarity, parts["lexical"], tuning.similarity_floor):
-                results.append(RecalledMemory(candidate.memory, score, parts))
-        results.sort(key=lambda r: (-r.score, r.memory.id))
-        found[group] = results[:limit]
+    lexical: dict[MemoryTier | None, dict[uuid.UUID, Candidate]] = {group: {} for group in limits}
+    for candidate in second.lexical:
+        group = candidate.memory.tier if per_tier else None
+        if group in lexical:
+            lexical[group].setdefault(candidate.memory.id, candidate)
+    found = {
+        group: _rank(candidates[group], lexical[group], second.hits, tuning, limit, now)
+        for group, limit in limits.items()
+    }
     recent = second.recent
     if recent_tier is not None and not first.exact and len(found[recent_tier]) < limits[recent_tier]:
         recent = await repository.recent(session, user_id, tiers=[recent_tier], limit=limits[recent_tier])
@@ -473,8 +536,7 @@ async def recall_for_companion(
             for memory in recent:
                 if memory.id in seen or len(matches) >= limit:
                     continue
-                score, parts = _breakdown(Candidate(memory, None, []), [], now)
-                matches.append(RecalledMemory(memory, score, {**parts, "strategy": "recent"}))
+                matches.append(_recent(memory, now))
         results.extend(matches)
     await _mark_accessed(session, user_id, results, now)
     return results
