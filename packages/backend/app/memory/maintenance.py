@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.logging import get_logger
-from app.memory import repository
+from app.memory import repository, sentences
 from app.memory.embeddings import Embedder, EmbeddingError
 
 log = get_logger(__name__)
@@ -46,6 +46,19 @@ async def prune_task_memories(
     return PruneReport(deleted=deleted, batches=batches, cutoff=cutoff)
 
 
+async def _embed_all(embedder: Embedder, texts: list[str]) -> list[tuple[list[float], str]]:
+    """Each text's embedding and sentence embeddings (``sentences.py``), in one provider call."""
+    parts = [sentences.split(t) for t in texts]
+    flat = [piece for text, pieces in zip(texts, parts, strict=True) for piece in (text, *pieces)]
+    vectors = await embedder.embed(flat)
+    out: list[tuple[list[float], str]] = []
+    at = 0
+    for pieces in parts:
+        out.append((vectors[at], sentences.to_literal(vectors[at + 1 : at + 1 + len(pieces)])))
+        at += 1 + len(pieces)
+    return out
+
+
 @dataclass(frozen=True)
 class EmbedReport:
     embedded: int
@@ -70,12 +83,13 @@ async def embed_pending(
             if not memories:
                 break
             try:
-                vectors = await embedder.embed([m.content for m in memories])
+                embedded_batch = await _embed_all(embedder, [m.content for m in memories])
             except EmbeddingError as exc:
                 log.warning("memory_embed_pending_failed", error=str(exc), waiting=len(memories))
                 return EmbedReport(embedded=embedded, failed=True)
-            for memory, vector in zip(memories, vectors, strict=True):
+            for memory, (vector, sentence_vectors) in zip(memories, embedded_batch, strict=True):
                 memory.embedding = vector
+                memory.sentence_embeddings = repository.sentence_vectors(sentence_vectors)
                 memory.embedding_model = embedder.model_name
         embedded += len(memories)
         if len(memories) < batch_size:
@@ -109,9 +123,10 @@ async def reembed(
             )
             if not memories:
                 break
-            vectors = await embedder.embed([m.content for m in memories])
-            for memory, vector in zip(memories, vectors, strict=True):
+            embedded_batch = await _embed_all(embedder, [m.content for m in memories])
+            for memory, (vector, sentence_vectors) in zip(memories, embedded_batch, strict=True):
                 memory.embedding = vector
+                memory.sentence_embeddings = repository.sentence_vectors(sentence_vectors)
                 memory.embedding_model = embedder.model_name
         done += len(memories)
         after = memories[-1].id

@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     Float,
     Integer,
     Select,
+    Text,
     and_,
     any_,
     bindparam,
+    cast,
     delete,
     func,
     literal,
@@ -147,6 +150,7 @@ async def vector_candidates(
     ef_search: int,
     enough: int | None = None,
     set_ef: bool = True,
+    sentences: bool = True,
 ) -> list[Candidate]:
     """The user's ``limit`` nearest memories by cosine similarity.
 
@@ -159,7 +163,7 @@ async def vector_candidates(
     clauses = [*_scope(user_id, tiers), Memory.embedding.is_not(None)]
     lexemes = func.tsvector_to_array(Memory.content_tsv)
     if exact:
-        similarity = (1 - distance).label("similarity")
+        similarity = _similarity(vector, sentences).label("similarity")
         statement: Select[Any] = (
             select(Memory, similarity, lexemes)
             .options(*SLIM)
@@ -173,7 +177,7 @@ async def vector_candidates(
                 text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(ef_search)}
             )
         statement = (
-            select(Memory, (1 - distance).label("similarity"), lexemes)
+            select(Memory, _similarity(vector, sentences).label("similarity"), lexemes)
             .options(*SLIM)
             .where(*clauses)
             .order_by(distance)
@@ -189,8 +193,29 @@ async def vector_candidates(
             limit=limit,
             exact=True,
             ef_search=ef_search,
+            sentences=sentences,
         )
     return [Candidate(row[0], float(row[1]), list(row[2] or [])) for row in rows]
+
+
+def sentence_vectors(literal_text: str | None) -> Any:
+    """The ``sentence_embeddings`` value from ``sentences.to_literal`` (cast in SQL: the driver has
+    no codec for ``vector[]``); ``None`` stays NULL (not computed yet)."""
+    if literal_text is None:
+        return null()
+    return cast(literal(literal_text, Text), ARRAY(Vector()))
+
+
+def _similarity(vector: list[float], sentences: bool = True) -> Any:
+    """Cosine similarity of each memory to ``vector``: the better of the whole text's and (with
+    ``sentences``) its best sentence's (``sentences.py``; NULL or '{}' sentence embeddings: whole)."""
+    query_vector = literal(vector, Vector())
+    whole = Memory.embedding.op("<=>", return_type=Float)(query_vector)
+    if not sentences:
+        return 1 - whole
+    sentence = func.unnest(Memory.sentence_embeddings).column_valued("sentence")
+    best = select(func.min(sentence.op("<=>", return_type=Float)(query_vector))).scalar_subquery()
+    return 1 - func.least(whole, best)
 
 
 def _english_lexemes(query: str) -> Any:
@@ -228,7 +253,7 @@ async def first_pass(
     if vector is None:
         n, lexemes, _ = (await session.execute(select(head.c.n, head.c.q, head.c.ef))).one()
         return FirstPass(int(n), int(n) <= exact_max_rows, list(lexemes or []), [])
-    similarity = 1 - Memory.embedding.op("<=>", return_type=Float)(vector)
+    similarity = _similarity(vector)
     scope = [*_scope(user_id, tiers), Memory.embedding.is_not(None), rows <= exact_max_rows]
     if per_tier:  # the nearest ``limit`` of each tier
         rank = func.row_number().over(partition_by=Memory.tier, order_by=(similarity.desc(), Memory.id))
@@ -302,7 +327,7 @@ async def hnsw_candidates_per_tier(
     )
     ranked = select(scanned.c.id, scanned.c.similarity, rank.label("rn")).subquery("ranked")
     statement = (
-        select(Memory, ranked.c.similarity, func.tsvector_to_array(Memory.content_tsv))
+        select(Memory, _similarity(vector), func.tsvector_to_array(Memory.content_tsv))
         .options(*SLIM)
         .join(ranked, Memory.id == ranked.c.id)
         .where(Memory.user_id == user_id, ranked.c.rn <= limit)
@@ -368,7 +393,7 @@ ranked AS (
            scored.idf * ({k1} + 1) / (1 + {k1} * (1 - {b} + {b} * length(matches.tsv) / stats.avgdl)) AS bm25
     FROM scored JOIN matches USING (id) CROSS JOIN stats
 )
-SELECT id, bm25, matched_weight / (SELECT sum(w) FROM terms) AS coverage,
+SELECT id, bm25, coalesce(matched_weight / nullif((SELECT sum(w) FROM terms), 0), 0) AS coverage,
        row_number() OVER ({partition} ORDER BY bm25 DESC, id) AS rn
 FROM ranked
 """
@@ -471,9 +496,7 @@ async def second_pass(
         return SecondPass([], [], {})
     both: Any = union_all(*parts) if len(parts) > 1 else parts[0]
     found = both.subquery("found")
-    similarity: Any = (
-        (1 - Memory.embedding.op("<=>", return_type=Float)(vector)) if vector is not None else null()
-    )
+    similarity: Any = _similarity(vector) if vector is not None else null()
     statement = (
         select(
             Memory,
@@ -651,13 +674,22 @@ async def claim_unembedded(session: AsyncSession, batch_size: int) -> list[Memor
     return list(result.scalars())
 
 
+def _needs_embedding(model_name: str) -> Any:
+    """Not embedded, embedded by another model, or without its sentence embeddings yet."""
+    return or_(
+        Memory.embedding.is_(None),
+        Memory.embedding_model.is_distinct_from(model_name),
+        Memory.sentence_embeddings.is_(None),
+    )
+
+
 async def claim_for_reembed(
     session: AsyncSession, model_name: str, batch_size: int, after: uuid.UUID | None, force: bool
 ) -> list[Memory]:
     """The next batch (by id) embedded with another model or not at all; every row if ``force``."""
     clauses: list[Any] = []
     if not force:
-        clauses.append(or_(Memory.embedding.is_(None), Memory.embedding_model.is_distinct_from(model_name)))
+        clauses.append(_needs_embedding(model_name))
     if after is not None:
         clauses.append(Memory.id > after)
     result = await session.execute(
@@ -669,7 +701,5 @@ async def claim_for_reembed(
 async def count_for_reembed(session: AsyncSession, model_name: str, force: bool) -> int:
     statement = select(func.count()).select_from(Memory)
     if not force:
-        statement = statement.where(
-            or_(Memory.embedding.is_(None), Memory.embedding_model.is_distinct_from(model_name))
-        )
+        statement = statement.where(_needs_embedding(model_name))
     return int((await session.execute(statement)).scalar_one())

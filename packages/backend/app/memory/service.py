@@ -39,7 +39,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.jobs import defer_job
 from app.core.logging import get_logger
-from app.memory import dedup, query, repository, scoring
+from app.memory import dedup, query, repository, scoring, sentences
 from app.memory.embeddings import Embedder, EmbeddingError, MemoryTuning, tuning_of
 from app.memory.repository import Candidate
 from app.models import Memory, MemoryTier
@@ -150,6 +150,22 @@ async def _embed_one(embedder: Embedder, text: str) -> list[float] | None:
     return vectors[0]
 
 
+async def embed_memory(embedder: Embedder, text: str) -> tuple[list[float], str]:
+    """The embedding of a memory's text and its sentence embeddings (a ``vector[]`` literal), in one
+    batch. Raises ``EmbeddingError``."""
+    parts = sentences.split(text)
+    vectors = await embedder.embed([text, *parts])
+    return vectors[0], sentences.to_literal(vectors[1:])
+
+
+async def _embed_memory(embedder: Embedder, text: str) -> tuple[list[float] | None, str | None]:
+    try:
+        return await embed_memory(embedder, text)
+    except EmbeddingError as exc:
+        log.warning("embedding_failed", model=embedder.model_name, error=str(exc))
+        return None, None
+
+
 # --- remember ---------------------------------------------------------------------------------
 
 
@@ -178,7 +194,7 @@ async def remember(
         await repository.refresh(session, existing, now, meta)
         return RememberResult(existing, created=False)
 
-    vector = await _embed_one(embedder, text)
+    vector, sentence_vectors = await _embed_memory(embedder, text)
     tuning = tuning_of(embedder)
     if vector is not None:
         for near in await _nearest(
@@ -199,6 +215,7 @@ async def remember(
             "content": text,
             "content_hash": digest,
             "embedding": vector,
+            "sentence_embeddings": repository.sentence_vectors(sentence_vectors),
             "embedding_model": embedder.model_name if vector is not None else None,
             "meta": meta,
             "source": source,
@@ -242,6 +259,7 @@ async def _nearest(
         exact=rows <= tuning.exact_search_max_rows,
         ef_search=tuning.hnsw_ef_search,
         enough=enough,
+        sentences=False,  # duplicates are judged on the whole text (dedup.py)
     )
 
 
@@ -586,8 +604,9 @@ async def update_memory(
         if clash is not None and clash.id != memory.id:
             raise Conflict("An identical memory already exists in that tier", details={"id": str(clash.id)})
     if content != memory.content:
-        vector = await _embed_one(embedder, content)
+        vector, sentence_vectors = await _embed_memory(embedder, content)
         memory.embedding = vector
+        memory.sentence_embeddings = repository.sentence_vectors(sentence_vectors)
         memory.embedding_model = embedder.model_name if vector is not None else None
         if vector is None:
             defer_job(session, EMBED_JOB)
