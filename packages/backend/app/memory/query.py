@@ -7,8 +7,8 @@ Pure text handling (no database, no knowledge of any data set); PostgreSQL turns
   weighted up), and its words count on their own as well.
 - **Dates**: "12 April", "April 12th", "the 3rd of March", "2026-04-12", "12/04": the month (full
   name, whatever the spelling) and the day in both forms PostgreSQL indexes ("12" and "12th").
-- **Names**: capitalised words that do not start the question (or do but are not a question or
-  function word) are weighted up: a name is what a keyword search is best at.
+- **Names**: capitalised words that do not start a sentence are weighted up: a name is what a
+  keyword search is best at (a sentence's first word may be anything, so it counts as a word).
 - **Stop words**: function and question words are dropped (here, and PostgreSQL's English list
   drops what remains of its own); so are the conversational words a question is wrapped in
   ("remember", "tell me", "mention", "happen", ...): they say nothing about the memory looked for.
@@ -58,16 +58,6 @@ CONVERSATIONAL = frozenset(
     talk talked talking know knew think thought happen happens happened happening thing things
     anything something stuff ever again please eliza you""".split()  # noqa: SIM905
 )
-# Function words that may start a question capitalised without being a name.
-SENTENCE_STARTERS = (
-    frozenset(
-        """a an the i i'm i've is are am was were do does did have has had can could will would should
-    shall may might must my our your his her their its this that these those there here and but or
-    so if any anything tell remember please okay ok hey hi yes no""".split()  # noqa: SIM905
-    )
-    | QUESTION_WORDS
-)
-
 _QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|‘([^’]+)’|(?<![\w])'([^']+)'(?![\w])")
 _ORDINAL = r"(\d{1,2})(?:st|nd|rd|th)?"
 _MONTH = (
@@ -169,11 +159,10 @@ def analyse(query: str) -> QueryPlan:
             previous = lower
             continue
         weight = 1.0
-        starts_sentence = match.start() in starts or (previous is None)
-        if word[0].isupper() and not (starts_sentence and lower in SENTENCE_STARTERS) and lower != "i":
-            if lower not in MONTH_NAMES and lower not in WEEKDAYS:
-                weight = NAME_WEIGHT
-        elif previous in QUESTION_WORDS and lower not in QUESTION_WORDS:
+        starts_sentence = match.start() in starts or previous is None
+        if word[0].isupper() and not starts_sentence and lower not in MONTH_NAMES | WEEKDAYS:
+            weight = NAME_WEIGHT
+        elif previous in QUESTION_WORDS:
             weight = ANSWER_TYPE_WEIGHT
         terms.append(Term(word, TermKind.word, weight))
         previous = lower
