@@ -74,25 +74,25 @@ async def embed_pending(
 ) -> EmbedReport:
     """Embed memories stored while the provider was failing (``embedding IS NULL``).
 
-    Stops at the first provider failure (the next run retries) or when nothing is left.
+    Stops at the first provider failure (the next run retries) or when nothing is left. No
+    database connection is held while the provider works (read, embed, then write).
     """
     embedded = 0
     for _ in range(max_batches):
+        async with sessions() as session:
+            batch = await repository.unembedded(session, batch_size)
+        if not batch:
+            break
+        try:
+            vectors = await _embed_all(embedder, [row.content for row in batch])
+        except EmbeddingError as exc:
+            log.warning("memory_embed_pending_failed", error=str(exc), waiting=len(batch))
+            return EmbedReport(embedded=embedded, failed=True)
         async with sessions() as session, session.begin():
-            memories = await repository.claim_unembedded(session, batch_size)
-            if not memories:
-                break
-            try:
-                embedded_batch = await _embed_all(embedder, [m.content for m in memories])
-            except EmbeddingError as exc:
-                log.warning("memory_embed_pending_failed", error=str(exc), waiting=len(memories))
-                return EmbedReport(embedded=embedded, failed=True)
-            for memory, (vector, sentence_vectors) in zip(memories, embedded_batch, strict=True):
-                memory.embedding = vector
-                memory.sentence_embeddings = repository.sentence_vectors(sentence_vectors)
-                memory.embedding_model = embedder.model_name
-        embedded += len(memories)
-        if len(memories) < batch_size:
+            embedded += await repository.store_embeddings(
+                session, embedder.model_name, [(row, *pair) for row, pair in zip(batch, vectors, strict=True)]
+            )
+        if len(batch) < batch_size:
             break
     log.info("memory_embed_pending_done", embedded=embedded)
     return EmbedReport(embedded=embedded, failed=False)
@@ -112,24 +112,24 @@ async def reembed(
     after: uuid.UUID | None = None,
     progress: Callable[[int, uuid.UUID], None] | None = None,
 ) -> int:
-    """Re-embed, in id order, every memory not embedded with ``embedder``'s model (every memory
-    with ``force``). Batches commit as they go: an interrupted run resumes by running again
-    (or, with ``force``, by passing the last id it reported as ``after``)."""
+    """Re-embed, in id order, every memory not embedded with ``embedder``'s model and its sentences
+    (every memory with ``force``). Each batch is read, embedded with no database connection held,
+    then written in its own short transaction (rows edited meanwhile keep their new embedding), so
+    search and writes go on undisturbed. An interrupted run resumes by running again (or, with
+    ``force``, by passing the last id it reported as ``after``)."""
     done = 0
     while True:
+        async with sessions() as session:
+            batch = await repository.next_to_reembed(session, embedder.model_name, batch_size, after, force)
+        if not batch:
+            break
+        vectors = await _embed_all(embedder, [row.content for row in batch])
         async with sessions() as session, session.begin():
-            memories = await repository.claim_for_reembed(
-                session, embedder.model_name, batch_size, after, force
+            await repository.store_embeddings(
+                session, embedder.model_name, [(row, *pair) for row, pair in zip(batch, vectors, strict=True)]
             )
-            if not memories:
-                break
-            embedded_batch = await _embed_all(embedder, [m.content for m in memories])
-            for memory, (vector, sentence_vectors) in zip(memories, embedded_batch, strict=True):
-                memory.embedding = vector
-                memory.sentence_embeddings = repository.sentence_vectors(sentence_vectors)
-                memory.embedding_model = embedder.model_name
-        done += len(memories)
-        after = memories[-1].id
+        done += len(batch)
+        after = batch[-1].id
         if progress is not None:
-            progress(len(memories), after)
+            progress(len(batch), after)
     return done

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    Table,
     Text,
     and_,
     any_,
@@ -662,16 +663,59 @@ async def delete_stale_tasks(session: AsyncSession, cutoff: datetime, batch_size
     return len(result.all())
 
 
-async def claim_unembedded(session: AsyncSession, batch_size: int) -> list[Memory]:
-    """Lock a batch of memories without an embedding (skipping rows another worker holds)."""
+def _memories_table(table: Any) -> Table:
+    assert isinstance(table, Table)
+    return table
+
+
+@dataclass(frozen=True)
+class ToEmbed:
+    """A memory to embed, as read (the write checks the content did not change meanwhile)."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    content: str
+    content_hash: str
+
+
+async def unembedded(session: AsyncSession, batch_size: int) -> list[ToEmbed]:
+    """The oldest memories without an embedding (stored while the provider was failing)."""
     result = await session.execute(
-        select(Memory)
+        select(Memory.id, Memory.user_id, Memory.content, Memory.content_hash)
         .where(Memory.embedding.is_(None))
         .order_by(Memory.created_at)
         .limit(batch_size)
-        .with_for_update(skip_locked=True)
     )
-    return list(result.scalars())
+    return [ToEmbed(*row) for row in result.all()]
+
+
+async def store_embeddings(
+    session: AsyncSession, model_name: str, rows: Sequence[tuple[ToEmbed, list[float], str]]
+) -> int:
+    """Write each memory's embedding and sentence embeddings, unless its content changed since it
+    was read (then the new content's own embedding stands). Returns how many were written."""
+    table = _memories_table(Memory.__table__)
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            table.c.user_id == bindparam("b_user"),
+            table.c.content_hash == bindparam("b_hash"),
+        )
+        .values(
+            embedding=bindparam("b_vector", type_=Vector()),
+            sentence_embeddings=cast(cast(bindparam("b_sentences"), Text), ARRAY(Vector())),
+            embedding_model=model_name,
+        )
+    )
+    params = [
+        {"b_id": r.id, "b_user": r.user_id, "b_hash": r.content_hash, "b_vector": v, "b_sentences": s}
+        for r, v, s in rows
+    ]
+    if not params:
+        return 0
+    result = await session.execute(statement, params)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _needs_embedding(model_name: str) -> Any:
@@ -683,19 +727,23 @@ def _needs_embedding(model_name: str) -> Any:
     )
 
 
-async def claim_for_reembed(
+async def next_to_reembed(
     session: AsyncSession, model_name: str, batch_size: int, after: uuid.UUID | None, force: bool
-) -> list[Memory]:
-    """The next batch (by id) embedded with another model or not at all; every row if ``force``."""
+) -> list[ToEmbed]:
+    """The next batch (by id) not embedded with ``model_name`` and its sentences; every row if
+    ``force``. No lock: the write checks the content (``store_embeddings``)."""
     clauses: list[Any] = []
     if not force:
         clauses.append(_needs_embedding(model_name))
     if after is not None:
         clauses.append(Memory.id > after)
     result = await session.execute(
-        select(Memory).where(*clauses).order_by(Memory.id).limit(batch_size).with_for_update(skip_locked=True)
+        select(Memory.id, Memory.user_id, Memory.content, Memory.content_hash)
+        .where(*clauses)
+        .order_by(Memory.id)
+        .limit(batch_size)
     )
-    return list(result.scalars())
+    return [ToEmbed(*row) for row in result.all()]
 
 
 async def count_for_reembed(session: AsyncSession, model_name: str, force: bool) -> int:
