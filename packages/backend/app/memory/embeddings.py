@@ -65,7 +65,11 @@ class MemoryTuning:
     duplicate_threshold: float
     exact_search_max_rows: int = 5_000
     hnsw_ef_search: int = 1000
+    hnsw_iterative_ef_search: int = 100  # pgvector >= 0.8 (iterative index scans)
     fusion: Literal["rrf", "blend"] = "rrf"
+
+    def ef_search(self, iterative: bool) -> int:
+        return self.hnsw_iterative_ef_search if iterative else self.hnsw_ef_search
 
 
 # Calibrated on bench/data/memory_eval.json with `python -m bench memory_eval`.
@@ -87,6 +91,7 @@ def tuning_for(settings: Settings) -> MemoryTuning:
         duplicate_threshold=base.duplicate_threshold if duplicate is None else duplicate,
         exact_search_max_rows=settings.memory_exact_search_max_rows,
         hnsw_ef_search=settings.memory_hnsw_ef_search,
+        hnsw_iterative_ef_search=settings.memory_hnsw_iterative_ef_search,
         fusion=settings.memory_fusion,
     )
 

@@ -152,6 +152,7 @@ async def vector_candidates(
     enough: int | None = None,
     set_ef: bool = True,
     sentences: bool = True,
+    iterative: bool = False,
 ) -> list[Candidate]:
     """The user's ``limit`` nearest memories by cosine similarity.
 
@@ -174,9 +175,7 @@ async def vector_candidates(
         )
     else:
         if set_ef:  # else the caller set it in this transaction (``first_pass``)
-            await session.execute(
-                text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(ef_search)}
-            )
+            await set_hnsw(session, ef_search, iterative)
         statement = (
             select(Memory, _similarity(vector, sentences).label("similarity"), lexemes)
             .options(*SLIM)
@@ -197,6 +196,20 @@ async def vector_candidates(
             sentences=sentences,
         )
     return [Candidate(row[0], float(row[1]), list(row[2] or [])) for row in rows]
+
+
+def _hnsw_settings(ef_search: int, iterative: bool) -> list[Any]:
+    """``set_config`` calls for this transaction's HNSW scans. ``iterative`` (pgvector >= 0.8 only:
+    0.6 rejects the setting): keep scanning until enough rows pass the filters, in relaxed order
+    (the caller re-ranks anyway)."""
+    calls = [func.set_config("hnsw.ef_search", str(ef_search), true())]
+    if iterative:
+        calls.append(func.set_config("hnsw.iterative_scan", "relaxed_order", true()))
+    return calls
+
+
+async def set_hnsw(session: AsyncSession, ef_search: int, iterative: bool) -> None:
+    await session.execute(select(*_hnsw_settings(ef_search, iterative)))
 
 
 def sentence_vectors(literal_text: str | None) -> Any:
@@ -234,6 +247,7 @@ async def first_pass(
     per_tier: bool,
     exact_max_rows: int,
     ef_search: int,
+    iterative: bool = False,
 ) -> FirstPass:
     """One statement: the user's row count (capped), the query's search terms, the transaction's
     ``hnsw.ef_search`` and, for users with at most ``exact_max_rows`` memories, the exact nearest
@@ -246,10 +260,11 @@ async def first_pass(
     capped = select(literal_column("1")).where(Memory.user_id == user_id).limit(exact_max_rows + 1).subquery()
     counted = select(func.count().label("n")).select_from(capped).cte("counted")  # counted once
     rows = select(counted.c.n).scalar_subquery()
+    settings = _hnsw_settings(ef_search, iterative)
     head = select(
         rows.label("n"),
         _english_lexemes(query).label("q"),
-        func.set_config("hnsw.ef_search", str(ef_search), true()).label("ef"),
+        func.concat(*settings).label("ef") if len(settings) > 1 else settings[0].label("ef"),
     ).subquery("head")
     if vector is None:
         n, lexemes, _ = (await session.execute(select(head.c.n, head.c.q, head.c.ef))).one()

@@ -39,7 +39,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.jobs import defer_job
 from app.core.logging import get_logger
-from app.memory import dedup, query, repository, scoring, sentences
+from app.memory import dedup, pgvector, query, repository, scoring, sentences
 from app.memory.embeddings import Embedder, EmbeddingError, MemoryTuning, tuning_of
 from app.memory.repository import Candidate
 from app.models import Memory, MemoryTier
@@ -250,6 +250,7 @@ async def _nearest(
 ) -> list[Candidate]:
     """Nearest memories: exact for users with few memories, HNSW (then exact if short) otherwise."""
     rows = await repository.count_up_to(session, user_id, tuning.exact_search_max_rows + 1)
+    iterative = (await pgvector.detect(session)).iterative_scan
     return await repository.vector_candidates(
         session,
         user_id,
@@ -257,9 +258,10 @@ async def _nearest(
         tiers=tiers,
         limit=limit,
         exact=rows <= tuning.exact_search_max_rows,
-        ef_search=tuning.hnsw_ef_search,
+        ef_search=tuning.ef_search(iterative),
         enough=enough,
         sentences=False,  # duplicates are judged on the whole text (dedup.py)
+        iterative=iterative,
     )
 
 
@@ -361,6 +363,8 @@ async def _search(
     """
     per_tier = None not in limits
     pool = max(max(limits.values()) * CANDIDATE_FACTOR, MIN_CANDIDATES)
+    iterative = (await pgvector.detect(session)).iterative_scan
+    ef_search = tuning.ef_search(iterative)
     first = await repository.first_pass(
         session,
         user_id,
@@ -370,7 +374,8 @@ async def _search(
         limit=pool,
         per_tier=per_tier,
         exact_max_rows=tuning.exact_search_max_rows,
-        ef_search=tuning.hnsw_ef_search,
+        ef_search=ef_search,
+        iterative=iterative,
     )
     candidates: dict[MemoryTier | None, dict[uuid.UUID, Candidate]] = {group: {} for group in limits}
 
@@ -391,7 +396,7 @@ async def _search(
                     vector,
                     tiers=[group for group in limits if group is not None],
                     limit=pool,
-                    ef_search=tuning.hnsw_ef_search,
+                    ef_search=ef_search,
                 )
             )
             for group, limit in limits.items():
@@ -405,7 +410,7 @@ async def _search(
                             tiers=[group],
                             limit=pool,
                             exact=True,
-                            ef_search=tuning.hnsw_ef_search,
+                            ef_search=ef_search,
                         )
                     )
         else:
@@ -419,9 +424,10 @@ async def _search(
                         tiers=tiers if group is None else [group],
                         limit=pool,
                         exact=False,
-                        ef_search=tuning.hnsw_ef_search,
+                        ef_search=ef_search,
                         enough=limit,
                         set_ef=False,
+                        iterative=iterative,
                     )
                 )
     # A large user's lexical search leaves out the terms found everywhere (long posting lists);
