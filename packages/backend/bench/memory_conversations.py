@@ -396,7 +396,8 @@ top {K}. API phase {api_seconds:.0f} s, baselines {baseline_seconds:.0f} s; 1-mi
 
 {_table(held)}
 
-recall@10 of the hybrid minus the better baseline: tuning {gaps["tuning"]:+.3f}, held-out {gaps["held-out"]:+.3f}.
+recall@10 of the hybrid minus the better baseline: tuning {gaps["tuning"]:+.3f},
+held-out {gaps["held-out"]:+.3f}.
 
 recall@10 by question type (tuning part):
 

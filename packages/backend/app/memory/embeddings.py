@@ -40,6 +40,7 @@ LOCAL_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014
 TOKENIZER_FILE = "all-MiniLM-L6-v2.tokenizer.json"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
+PADDING_SLACK = 1.25  # a batch's padded length may exceed its texts' total length by this factor
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
@@ -200,10 +201,19 @@ class LocalEmbedder:
         """Embeddings as a float32 array of shape (len(texts), 384); blocking."""
         self.load()
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        # Sorting by length keeps padding (wasted work) small inside each batch.
+        # Sorted by length, and a batch closes before padding would waste more than a quarter of
+        # its work (a message and its sentences: the sentences run apart from the whole message).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        chunk: list[int] = []
+        for index in order:
+            longest = max(len(texts[index]), 1)
+            padded = longest * (len(chunk) + 1)
+            real = sum(len(texts[i]) for i in chunk) + len(texts[index])
+            if chunk and (len(chunk) >= self.batch_size or padded > PADDING_SLACK * real):
+                out[chunk] = self._encode([texts[i] for i in chunk])
+                chunk = []
+            chunk.append(index)
+        if chunk:
             out[chunk] = self._encode([texts[i] for i in chunk])
         return out
 

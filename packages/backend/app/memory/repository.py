@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     cast,
     delete,
     func,
@@ -229,7 +230,9 @@ def _similarity(vector: list[float], sentences: bool = True) -> Any:
         return 1 - whole
     sentence = func.unnest(Memory.sentence_embeddings).column_valued("sentence")
     best = select(func.min(sentence.op("<=>", return_type=Float)(query_vector))).scalar_subquery()
-    return 1 - func.least(whole, best)
+    # The sub-select only runs for memories that have sentence embeddings (most are one sentence).
+    has_sentences = func.cardinality(Memory.sentence_embeddings) > 0
+    return 1 - case((has_sentences, func.least(whole, best)), else_=whole)
 
 
 def _english_lexemes(query: str) -> Any:
