@@ -369,7 +369,9 @@ BM25_B = 0.75
 #   count is exact), N is the user's row count (capped like the exact-search count);
 # - score = sum over matched terms of weight x idf x (k1 + 1) / (1 + k1 (1 - b + b dl / avgdl)),
 #   dl the memory's number of distinct lexemes, avgdl their mean over ``matches``; term frequency
-#   counts as 1 (memories are short; ``tsvector`` keeps positions, not counts, for free).
+#   counts as 1 (memories are short; ``tsvector`` keeps positions, not counts, for free);
+# - coverage = the memory's sum of weight x idf over the query's total (terms absent from every
+#   memory count with the largest idf): how much of the query the memory matches.
 _LEXICAL_SQL = """
 WITH terms AS (
     SELECT DISTINCT ON (q::text) q, w FROM (
@@ -403,16 +405,19 @@ stats AS (
     FROM matches
 ),
 scored AS (
-    SELECT hits.id, sum(hits.w * ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))) AS idf,
-           sum(hits.w) AS matched_weight
+    SELECT hits.id, sum(hits.w * ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))) AS idf
     FROM hits JOIN df USING (qt) CROSS JOIN stats GROUP BY hits.id
 ),
+whole_query AS (
+    SELECT sum(terms.w * ln(1 + (stats.n - coalesce(df.df, 0) + 0.5) / (coalesce(df.df, 0) + 0.5))) AS total
+    FROM terms LEFT JOIN df ON df.qt = terms.q::text CROSS JOIN stats
+),
 ranked AS (
-    SELECT matches.id, matches.tier, scored.matched_weight,
+    SELECT matches.id, matches.tier, scored.idf,
            scored.idf * ({k1} + 1) / (1 + {k1} * (1 - {b} + {b} * length(matches.tsv) / stats.avgdl)) AS bm25
     FROM scored JOIN matches USING (id) CROSS JOIN stats
 )
-SELECT id, bm25, coalesce(matched_weight / nullif((SELECT sum(w) FROM terms), 0), 0) AS coverage,
+SELECT id, bm25, coalesce(idf / nullif((SELECT total FROM whole_query), 0), 0) AS coverage,
        row_number() OVER ({partition} ORDER BY bm25 DESC, id) AS rn
 FROM ranked
 """
@@ -424,7 +429,7 @@ class LexicalHit:
 
     rank: int  # 1 = best, within its group (its tier for the companion)
     bm25: float
-    coverage: float  # share of the query's term weight the memory contains
+    coverage: float  # share of the query's idf-weighted terms the memory contains
 
 
 def _lexical_ranked(

@@ -107,6 +107,7 @@ class ScoreBreakdown(BaseModel):
     lexical: float = Field(description="BM25 score relative to the query's best lexical match, in [0, 1]")
     bm25: float = Field(description="BM25 score of the memory for the query's terms (0: no term found)")
     lexical_rank: int | None = Field(description="rank among the lexical (BM25) candidates; null: not one")
+    coverage: float = Field(description="share of the query's idf-weighted search terms in the memory")
     relevance: float = Field(description="fusion of the two rankings, in [0, 1] (docs/memory.md)")
     recency: float = Field(description="2^(-days since last access / tier half-life)")
     frequency: float = Field(description="log(1 + accesses) / log(21), capped at 1")

@@ -4,10 +4,11 @@ Two candidate generators rank a user's memories for a query, each on its own: th
 cosine similarity of embeddings, the **lexical** one by BM25 over PostgreSQL full text (see
 ``repository``). Their rankings are fused into a relevance in [0, 1]:
 
-- ``rrf`` (default): reciprocal rank fusion, sum over the two rankings of 1 / (k + rank), k = 60,
-  divided by its largest possible value (first in both): a memory first in one ranking and absent
-  from the other scores 0.5. Ranks, not raw scores, so no calibration between cosine and BM25 is
-  needed;
+- ``rrf`` (default): reciprocal rank fusion, 1 / (k + dense rank) + coverage³ / (k + lexical
+  rank), k = 60, divided by its largest possible value (first in both, full coverage): a memory
+  first in one ranking and absent from the other scores 0.5. Ranks, not raw scores, so no
+  calibration between cosine and BM25 is needed; coverage (the share of the query's idf-weighted
+  terms the memory contains) keeps incidental one-word matches from outranking close paraphrases;
 - ``blend``: 0.5 x the cosine rescaled from [floor, 1] to [0, 1] + 0.5 x the BM25 score relative to
   the best lexical match of the query (kept to be measured against rrf; see docs/memory.md).
 
@@ -36,6 +37,10 @@ RRF_K = 60
 # Each ranking's weight in the fusion (the same: neither generator is trusted more).
 RRF_WEIGHTS: dict[str, float] = {"dense": 1.0, "lexical": 1.0}
 BLEND_DENSE = 0.5
+# A lexical rank counts in proportion to coverage³, the share of the query's (idf-weighted) terms
+# the memory contains: matching one common word of a paraphrase ("night", "day") earns little, a
+# name with the rest of the question nearly all (calibrated on the tuning parts, docs/memory.md).
+COVERAGE_POWER = 3.0
 HALF_LIFE_DAYS: dict[MemoryTier, float] = {
     MemoryTier.personal: 180.0,
     MemoryTier.project: 30.0,
@@ -68,7 +73,7 @@ class Signals:
     dense_rank: int | None
     bm25: float  # 0 when no query term occurs in the memory
     lexical_rank: int | None
-    coverage: float  # share of the query's term weight found in the memory
+    coverage: float  # share of the query's (idf-weighted) terms found in the memory
 
 
 def rrf(signals: Signals) -> float:
@@ -77,7 +82,8 @@ def rrf(signals: Signals) -> float:
     if signals.dense_rank is not None:
         total += RRF_WEIGHTS["dense"] / (RRF_K + signals.dense_rank)
     if signals.lexical_rank is not None:
-        total += RRF_WEIGHTS["lexical"] / (RRF_K + signals.lexical_rank)
+        share = clamp(signals.coverage) ** COVERAGE_POWER
+        total += RRF_WEIGHTS["lexical"] * share / (RRF_K + signals.lexical_rank)
     return clamp(total / best)
 
 

@@ -148,13 +148,14 @@ async def test_search_ranks_with_breakdown_and_updates_access(
         "lexical",
         "bm25",
         "lexical_rank",
+        "coverage",
         "relevance",
         "recency",
         "frequency",
         "score",
         "strategy",
     }
-    bounded = ("similarity", "lexical", "relevance", "recency", "frequency", "score")
+    bounded = ("similarity", "lexical", "coverage", "relevance", "recency", "frequency", "score")
     assert all(0.0 <= breakdown[k] <= 1.0 for k in bounded)
     # The best semantic match, no shared search term: first among the dense candidates only.
     assert breakdown["dense_rank"] == 1

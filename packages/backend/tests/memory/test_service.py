@@ -180,7 +180,7 @@ async def test_recency_and_frequency_enter_the_score(db: AsyncSession, local_emb
         # Both memories share "dog" and "park" with the query and are its two nearest: their
         # relevance comes from their ranks in both rankings (reciprocal rank fusion).
         assert b["dense_rank"] in (1, 2) and b["lexical_rank"] in (1, 2)
-        expected_rrf = (1 / (60 + b["dense_rank"]) + 1 / (60 + b["lexical_rank"])) / (2 / 61)
+        expected_rrf = (1 / (60 + b["dense_rank"]) + b["coverage"] ** 3 / (60 + b["lexical_rank"])) / (2 / 61)
         assert b["relevance"] == pytest.approx(expected_rrf, abs=1e-5)
 
 
