@@ -53,6 +53,8 @@ MAX_METADATA_BYTES = 16_384
 MAX_RECALL_LIMIT = 50
 EMBED_JOB = "embed_pending_memories"
 NEAR_DUPLICATE_CANDIDATES = 3
+# hnsw.ef_search of the near-duplicate check of a large user's store (see _near_duplicates).
+DUPLICATE_EF_SEARCH = 100
 # Candidates fetched per path before re-ranking, as a multiple of the requested limit.
 CANDIDATE_FACTOR = 4
 MIN_CANDIDATES = 20
@@ -197,9 +199,7 @@ async def remember(
     vector, sentence_vectors = await _embed_memory(embedder, text)
     tuning = tuning_of(embedder)
     if vector is not None:
-        for near in await _nearest(
-            session, tuning, user_id, vector, [memory_tier], limit=NEAR_DUPLICATE_CANDIDATES
-        ):
+        for near in await _near_duplicates(session, tuning, user_id, vector, memory_tier):
             if dedup.is_near_duplicate(
                 text, near.memory.content, near.similarity or 0.0, tuning.duplicate_threshold
             ):
@@ -239,27 +239,26 @@ async def remember(
 # --- recall -----------------------------------------------------------------------------------
 
 
-async def _nearest(
-    session: AsyncSession,
-    tuning: MemoryTuning,
-    user_id: uuid.UUID,
-    vector: list[float],
-    tiers: Sequence[MemoryTier] | None,
-    limit: int,
-    enough: int | None = None,
+async def _near_duplicates(
+    session: AsyncSession, tuning: MemoryTuning, user_id: uuid.UUID, vector: list[float], tier: MemoryTier
 ) -> list[Candidate]:
-    """Nearest memories: exact for users with few memories, HNSW (then exact if short) otherwise."""
+    """The few memories closest to a new one (whole-text similarity), to check for a near duplicate.
+
+    Exact for users with few memories. For larger users one small HNSW scan and no exact fallback:
+    a near duplicate (cosine >= 0.9) is among the very nearest rows, and a store must not scan a
+    large user's rows; if the index misses one, the new memory is stored (nothing is lost).
+    """
     rows = await repository.count_up_to(session, user_id, tuning.exact_search_max_rows + 1)
     iterative = (await pgvector.detect(session)).iterative_scan
     return await repository.vector_candidates(
         session,
         user_id,
         vector,
-        tiers=tiers,
-        limit=limit,
+        tiers=[tier],
+        limit=NEAR_DUPLICATE_CANDIDATES,
         exact=rows <= tuning.exact_search_max_rows,
-        ef_search=tuning.ef_search(iterative),
-        enough=enough,
+        ef_search=DUPLICATE_EF_SEARCH,
+        enough=0,
         sentences=False,  # duplicates are judged on the whole text (dedup.py)
         iterative=iterative,
     )

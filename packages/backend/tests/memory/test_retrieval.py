@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.memory import maintenance, query, sentences, service
-from app.memory.embeddings import LocalEmbedder
+from app.memory.embeddings import LocalEmbedder, MemoryTuning
 from app.memory.query import TermKind
 from app.models import Memory
 from app.users import repository as users
@@ -179,3 +179,29 @@ async def test_both_fusions_rank_the_answer_first(
     hits = await service.recall(db, embedder, user_id=user_id, query="Who teaches me music?")
     assert hits[0].memory.id == answer
     assert 0 < hits[0].breakdown["relevance"] <= 1
+
+
+async def test_a_large_users_near_duplicate_is_found_through_the_index(db: AsyncSession) -> None:
+    large = LocalEmbedder(tuning=MemoryTuning(0.15, 0.9, exact_search_max_rows=0))
+    user_id = await new_user(db)
+    first = await service.remember(
+        db,
+        large,
+        user_id=user_id,
+        tier="personal",
+        content="My dog Pixel needs a walk every evening.",
+        source="t",
+    )
+    other = await service.remember(
+        db, large, user_id=user_id, tier="personal", content="I am allergic to penicillin.", source="t"
+    )
+    again = await service.remember(
+        db,
+        large,
+        user_id=user_id,
+        tier="personal",
+        content="My dog Pixel needs a walk each evening!",
+        source="t",
+    )
+    assert first.created and other.created
+    assert not again.created and again.memory.id == first.memory.id
