@@ -58,7 +58,6 @@ class Candidate:
 
     memory: Memory
     similarity: float | None
-    lexemes: list[str]
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,6 @@ class FirstPass:
 
     rows: int  # the user's memories, counted no further than the exact-search cap + 1
     exact: bool  # the candidates below come from the exact search (else: run the HNSW search)
-    lexemes: list[str]  # the query's search terms
     candidates: list[Candidate]  # exact path only: the nearest memories (per tier if asked)
 
 
@@ -164,21 +162,16 @@ async def vector_candidates(
     """
     distance = Memory.embedding.op("<=>", return_type=Float)(vector)
     clauses = [*_scope(user_id, tiers), Memory.embedding.is_not(None)]
-    lexemes = func.tsvector_to_array(Memory.content_tsv)
     if exact:
         similarity = _similarity(vector, sentences).label("similarity")
         statement: Select[Any] = (
-            select(Memory, similarity, lexemes)
-            .options(*SLIM)
-            .where(*clauses)
-            .order_by(similarity.desc())
-            .limit(limit)
+            select(Memory, similarity).options(*SLIM).where(*clauses).order_by(similarity.desc()).limit(limit)
         )
     else:
         if set_ef:  # else the caller set it in this transaction (``first_pass``)
             await set_hnsw(session, ef_search, iterative)
         statement = (
-            select(Memory, _similarity(vector, sentences).label("similarity"), lexemes)
+            select(Memory, _similarity(vector, sentences).label("similarity"))
             .options(*SLIM)
             .where(*clauses)
             .order_by(distance)
@@ -196,7 +189,7 @@ async def vector_candidates(
             ef_search=ef_search,
             sentences=sentences,
         )
-    return [Candidate(row[0], float(row[1]), list(row[2] or [])) for row in rows]
+    return [Candidate(row[0], float(row[1])) for row in rows]
 
 
 def _hnsw_settings(ef_search: int, iterative: bool) -> list[Any]:
@@ -235,14 +228,9 @@ def _similarity(vector: list[float], sentences: bool = True) -> Any:
     return 1 - case((has_sentences, func.least(whole, best)), else_=whole)
 
 
-def _english_lexemes(query: str) -> Any:
-    return func.tsvector_to_array(func.to_tsvector(literal_column("'english'::regconfig"), query))
-
-
 async def first_pass(
     session: AsyncSession,
     user_id: uuid.UUID,
-    query: str,
     vector: list[float] | None,
     *,
     tiers: Sequence[MemoryTier] | None,
@@ -252,7 +240,7 @@ async def first_pass(
     ef_search: int,
     iterative: bool = False,
 ) -> FirstPass:
-    """One statement: the user's row count (capped), the query's search terms, the transaction's
+    """One statement: the user's row count (capped), the transaction's
     ``hnsw.ef_search`` and, for users with at most ``exact_max_rows`` memories, the exact nearest
     ``limit`` memories (``per_tier``: ``limit`` per tier, ranked by a window function).
 
@@ -266,12 +254,11 @@ async def first_pass(
     settings = _hnsw_settings(ef_search, iterative)
     head = select(
         rows.label("n"),
-        _english_lexemes(query).label("q"),
         func.concat(*settings).label("ef") if len(settings) > 1 else settings[0].label("ef"),
     ).subquery("head")
     if vector is None:
-        n, lexemes, _ = (await session.execute(select(head.c.n, head.c.q, head.c.ef))).one()
-        return FirstPass(int(n), int(n) <= exact_max_rows, list(lexemes or []), [])
+        n, _ = (await session.execute(select(head.c.n, head.c.ef))).one()
+        return FirstPass(int(n), int(n) <= exact_max_rows, [])
     similarity = _similarity(vector)
     scope = [*_scope(user_id, tiers), Memory.embedding.is_not(None), rows <= exact_max_rows]
     if per_tier:  # the nearest ``limit`` of each tier
@@ -297,11 +284,9 @@ async def first_pass(
     statement = (
         select(
             head.c.n,
-            head.c.q,
             head.c.ef,
             Memory,
             nearest.c.similarity,
-            func.tsvector_to_array(Memory.content_tsv),
         )
         .options(*SLIM)
         .select_from(head)
@@ -311,10 +296,8 @@ async def first_pass(
     )
     result = (await session.execute(statement)).all()
     n = int(result[0][0])
-    candidates = [
-        Candidate(row[3], float(row[4]), list(row[5] or [])) for row in result if row[3] is not None
-    ]
-    return FirstPass(n, n <= exact_max_rows, list(result[0][1] or []), candidates)
+    candidates = [Candidate(row[2], float(row[3])) for row in result if row[2] is not None]
+    return FirstPass(n, n <= exact_max_rows, candidates)
 
 
 async def hnsw_candidates_per_tier(
@@ -346,14 +329,14 @@ async def hnsw_candidates_per_tier(
     )
     ranked = select(scanned.c.id, scanned.c.similarity, rank.label("rn")).subquery("ranked")
     statement = (
-        select(Memory, _similarity(vector), func.tsvector_to_array(Memory.content_tsv))
+        select(Memory, _similarity(vector))
         .options(*SLIM)
         .join(ranked, Memory.id == ranked.c.id)
         .where(Memory.user_id == user_id, ranked.c.rn <= limit)
         .order_by(Memory.tier, ranked.c.rn)
     )
     rows = (await session.execute(statement)).all()
-    return [Candidate(row[0], float(row[1]), list(row[2] or [])) for row in rows]
+    return [Candidate(row[0], float(row[1])) for row in rows]
 
 
 # BM25 parameters of the lexical ranking (Robertson & Zaragoza's usual values).
@@ -526,7 +509,6 @@ async def second_pass(
             Memory,
             found.c.kind,
             similarity.label("similarity"),
-            func.tsvector_to_array(Memory.content_tsv),
             found.c.rn,
             found.c.bm25,
             found.c.coverage,
@@ -539,11 +521,9 @@ async def second_pass(
     lexical_candidates: list[Candidate] = []
     recent_rows: list[Memory] = []
     hits: dict[uuid.UUID, LexicalHit] = {}
-    for memory, kind, sim, terms, rank, bm25, coverage in (await session.execute(statement)).all():
+    for memory, kind, sim, rank, bm25, coverage in (await session.execute(statement)).all():
         if kind == 0:
-            lexical_candidates.append(
-                Candidate(memory, None if sim is None else float(sim), list(terms or []))
-            )
+            lexical_candidates.append(Candidate(memory, None if sim is None else float(sim)))
             hits[memory.id] = LexicalHit(int(rank), float(bm25), float(coverage or 0.0))
         else:
             recent_rows.append(memory)
@@ -568,11 +548,6 @@ async def common_lexemes(session: AsyncSession, min_frequency: float) -> frozens
         for lexeme, freq in zip(lexemes, freqs, strict=False)
         if freq >= min_frequency
     )
-
-
-def _or_query(lexemes: Sequence[str]) -> str:
-    """``'a' | 'b'``: any term matches. Lexemes are already normalised, so each is quoted as-is."""
-    return " | ".join("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" for lexeme in lexemes)
 
 
 async def recent(

@@ -369,7 +369,6 @@ async def _search(
     first = await repository.first_pass(
         session,
         user_id,
-        text,
         vector,
         tiers=tiers,
         limit=pool,
