@@ -12,19 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import ValidationFailed
 from app.core.jobs import discard_jobs
 from app.memory import dedup, scoring, service
-from app.memory.embeddings import EmbeddingError, LocalEmbedder, MemoryTuning
+from app.memory.embeddings import LocalEmbedder, MemoryTuning, OpenAIEmbedder
 from app.models import Memory, MemoryTier
 from app.users import repository as users
-
-
-class DownEmbedder:
-    """An embedder whose provider is down (stands in for the network boundary's failure)."""
-
-    model_name = "down-model"
-    dimensions = 384
-
-    async def embed(self, texts: list[str]) -> list[list[float]]:
-        raise EmbeddingError("provider down")
+from tests.memory.openai_server import OpenAIEmbeddingsServer
 
 
 async def new_user(db: AsyncSession, clerk_id: str = "user_svc") -> uuid.UUID:
@@ -67,9 +58,19 @@ async def test_service_validation(db: AsyncSession, local_embedder: LocalEmbedde
         await service.recall(db, local_embedder, user_id=user_id, query="x", tiers=["nope"])
 
 
-async def test_provider_down_stores_without_embedding_and_recalls_lexically(db: AsyncSession) -> None:
+async def test_provider_down_stores_without_embedding_and_recalls_lexically(
+    db: AsyncSession, openai_server: OpenAIEmbeddingsServer
+) -> None:
+    """The provider answers 500 (a real OpenAI-protocol server at the network boundary)."""
     user_id = await new_user(db)
-    down = DownEmbedder()
+    openai_server.failing = True
+    down = OpenAIEmbedder(
+        model_name="text-embedding-3-small",
+        dimensions=384,
+        api_key=openai_server.api_key,
+        base_url=openai_server.url,
+        timeout=5,
+    )
     stored = await service.remember(
         db, down, user_id=user_id, tier="personal", content="My dog is called Biscuit.", source="chat"
     )
@@ -80,6 +81,8 @@ async def test_provider_down_stores_without_embedding_and_recalls_lexically(db: 
     hits = await service.recall(db, down, user_id=user_id, query="What is Biscuit doing?")
     assert [h.memory.id for h in hits] == [stored.memory.id]
     assert hits[0].breakdown["similarity"] is None and hits[0].breakdown["lexical"] == 1.0
+    assert hits[0].breakdown["dense_rank"] is None and hits[0].breakdown["lexical_rank"] == 1
+    await down.aclose()
 
 
 async def test_companion_strategy(db: AsyncSession, local_embedder: LocalEmbedder) -> None:
@@ -346,7 +349,7 @@ async def test_the_companion_hnsw_path_gives_the_exact_answer(
 
 
 async def test_a_message_of_stop_words_still_gets_recent_task_context(
-    db: AsyncSession, local_embedder: LocalEmbedder
+    db: AsyncSession, local_embedder: LocalEmbedder, openai_server: OpenAIEmbeddingsServer
 ) -> None:
     """No search terms: no lexical search, yet the recent task memories still come along."""
     user_id = await new_user(db)
@@ -355,4 +358,12 @@ async def test_a_message_of_stop_words_still_gets_recent_task_context(
     )
     chat = await service.recall_for_companion(db, local_embedder, user_id=user_id, message="How are you?")
     assert task.memory.id in {h.memory.id for h in chat}
-    assert await service.recall_for_companion(db, DownEmbedder(), user_id=user_id, message="Is it?") != []
+    openai_server.failing = True  # no embedding and no search term: recent context all the same
+    down = OpenAIEmbedder(
+        model_name="text-embedding-3-small",
+        dimensions=384,
+        api_key=openai_server.api_key,
+        base_url=openai_server.url,
+    )
+    assert await service.recall_for_companion(db, down, user_id=user_id, message="Is it?") != []
+    await down.aclose()
