@@ -15,6 +15,7 @@ from app.core.config import Settings, load_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging, get_logger
 from app.core.middleware import RequestContextMiddleware
+from app.memory import detect_pgvector
 from app.runtime import create_resources
 
 log = get_logger("delight")
@@ -26,6 +27,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     resources = create_resources(settings)  # lazy: connects on first use, never here
     app.state.resources = resources
     log.info("startup", environment=settings.environment.value, redis=bool(settings.redis_url))
+    await detect_pgvector(resources.engine, settings.health_timeout_seconds)
     try:
         yield
     finally:

@@ -16,7 +16,9 @@ MEMORY_LATENCY_REUSE=1 keeps an already seeded database of the same size.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import secrets
 import statistics
 import time
 import uuid
@@ -25,7 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
+import jwt
 import numpy as np
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pgvector.asyncpg import register_vector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
@@ -35,6 +41,7 @@ from app.devtools.embedded import start_postgres
 from app.memory import repository, service
 from app.memory.embeddings import LOCAL_TUNING, LocalEmbedder, MemoryTuning
 from bench import report
+from bench.servers import uvicorn_server
 
 TOTAL = int(os.environ.get("MEMORY_LATENCY_TOTAL", "1000000"))
 USER_ROWS = int(os.environ.get("MEMORY_LATENCY_USER_ROWS", "100000"))
@@ -391,6 +398,91 @@ async def _vector_latency(
     return percentile(samples, 50)
 
 
+AZP = "http://localhost:3000"  # the default authorized party (CORS origin) of the settings
+WRITES = int(os.environ.get("MEMORY_LATENCY_WRITES", "200"))
+WRITE_SOURCE = "bench-write"
+
+
+def _writes(url: str) -> dict[str, dict[str, float]]:
+    """``POST /api/v1/memories`` through a real uvicorn server on the seeded database, one sequential
+    client, for the big user and a 1,000-memory user (new single-sentence memories, so every write
+    embeds, checks near-duplicates and inserts into the HNSW and GIN indexes), with ``GET
+    /api/v1/users/me`` (authentication + user lookup, no memory work) as the floor in the same run.
+    The written rows are deleted afterwards (the seeded set stays reusable)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    env = {
+        "DATABASE_URL": url,
+        "CLERK_SECRET_KEY": "sk_live_bench" + secrets.token_hex(16),
+        "CLERK_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+        "CLERK_JWT_KEY": public_pem,
+        "ENVIRONMENT": "production",
+        "LOG_LEVEL": "WARNING",
+    }
+    rng = np.random.default_rng(17)
+    texts = sentences(rng, WRITES * 2 + 40, TEMPLATES)
+    results: dict[str, dict[str, float]] = {}
+
+    def headers(subject: str) -> dict[str, str]:
+        now = int(time.time())
+        claims = {
+            "sub": subject,
+            "sid": f"sess_{subject}",
+            "azp": AZP,
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + 7200,
+        }
+        return {"Authorization": "Bearer " + jwt.encode(claims, key, algorithm="RS256", headers={"kid": "b"})}
+
+    log = PG_DIR.parent / "delight-bench-writes.log"
+    with uvicorn_server(env, log) as (base, _), httpx.Client(base_url=base, timeout=30) as http:
+        for label, subject in (("big", "bench_big"), ("small", "bench_small_0")):
+            auth = headers(subject)
+            floor: list[float] = []
+            samples: list[float] = []
+            for i in range(WRITES + 20):
+                body = {
+                    "tier": "task",
+                    "content": f"{texts.pop()} (written {i} {secrets.token_hex(3)})",
+                    "source": WRITE_SOURCE,
+                }
+                started = time.perf_counter()
+                response = http.post("/api/v1/memories", json=body, headers=auth)
+                elapsed = (time.perf_counter() - started) * 1000
+                if response.status_code not in (200, 201):
+                    raise RuntimeError(f"POST /memories answered {response.status_code}: {response.text}")
+                started = time.perf_counter()
+                me = http.get("/api/v1/users/me", headers=auth)
+                floor_ms = (time.perf_counter() - started) * 1000
+                if me.status_code != 200:
+                    raise RuntimeError(f"GET /users/me answered {me.status_code}")
+                if i >= 20:  # warm-up: connections, prepared statements
+                    samples.append(elapsed)
+                    floor.append(floor_ms)
+            results[label] = {
+                "p50": percentile(samples, 50),
+                "p95": percentile(samples, 95),
+                "p99": percentile(samples, 99),
+                "floor_p50": percentile(floor, 50),
+            }
+            print(f"  POST /memories {label}: {results[label]}", flush=True)
+    return results
+
+
+async def _delete_writes(url: str) -> None:
+    db = to_async_url(url)
+    conn = await asyncpg.connect(db.url.replace("postgresql+asyncpg", "postgresql"), **db.connect_args)
+    try:
+        await conn.execute("DELETE FROM memories WHERE source = $1", WRITE_SOURCE)
+    finally:
+        await conn.close()
+
+
 async def run() -> None:
     url = start_database()
     await asyncio.to_thread(run_migrations, url)
@@ -405,6 +497,8 @@ async def run() -> None:
     setup = time.perf_counter() - started
     load_before = os.getloadavg()[0]
     results = await measure(url, embedder, big, small)
+    writes = await asyncio.to_thread(_writes, url)
+    await _delete_writes(url)
     load_after = os.getloadavg()[0]
     ef_rows = "\n".join(
         f"| {ef} | {row['recall@10']:.3f} | {row['p50']:.1f} |" for ef, row in results["ef"].items()
@@ -437,8 +531,21 @@ recall@10 of the HNSW path against exact search (big user, 100 queries, vector s
 
 As configured (ef_search={LOCAL_TUNING.hnsw_ef_search}, exact fallback when the filtered index scan
 returns fewer than 10): recall@10 = {results["configured_recall"]:.3f}.
+
+Writes: `POST /api/v1/memories` through uvicorn (one worker, production settings), one sequential
+client, {WRITES} new single-sentence memories per user after 20 warm-up writes (embedding, exact and
+near-duplicate checks, insert into the HNSW, GIN and b-tree indexes, commit). Floor: `GET
+/api/v1/users/me` (token check + user lookup) in the same run.
+
+| writer | p50 ms | p95 ms | p99 ms | floor p50 ms |
+| --- | --- | --- | --- | --- |
+| user with {USER_ROWS:,} memories | {_row(writes["big"])} | {writes["big"]["floor_p50"]:.1f} |
+| user with {OTHER_USER_ROWS:,} memories | {_row(writes["small"])} | {writes["small"]["floor_p50"]:.1f} |
 """
-    report.append("Memory recall latency (`memory_latency`)", body)
+    if os.environ.get("BENCH_DRY") == "1":
+        print(body)
+    else:
+        report.append("Memory recall latency (`memory_latency`)", body)
 
 
 def _row(stats: dict[str, float]) -> str:

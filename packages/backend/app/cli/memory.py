@@ -22,10 +22,12 @@ def reembed(
     force: Annotated[bool, typer.Option(help="Re-embed every memory, even those already current")] = False,
     after: Annotated[str | None, typer.Option(help="With --force: resume after this memory id")] = None,
 ) -> None:
-    """Re-embed memories with the configured model (e.g. after changing EMBEDDING_PROVIDER/MODEL).
+    """Re-embed memories with the configured model (after changing EMBEDDING_PROVIDER/MODEL, or to
+    add the sentence embeddings of memories stored before migration 0006).
 
-    Without --force only memories embedded by another model (or not at all) are done, so running
-    it again after an interruption resumes where it stopped. Batches commit as they go.
+    Without --force only memories embedded by another model, not at all, or without sentence
+    embeddings are done, so running it again after an interruption resumes where it stopped.
+    Batches commit as they go; search and writes keep working meanwhile.
     """
     settings = settings_or_exit()
     configure_logging("WARNING", json=settings.json_logs)

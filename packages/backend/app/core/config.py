@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     # index with this ef_search (pgvector filters by user after the index scan).
     memory_exact_search_max_rows: int = Field(default=5_000, ge=0)
     memory_hnsw_ef_search: int = Field(default=1000, ge=10, le=1000)
+    # With pgvector >= 0.8 (detected at start-up) the HNSW search scans iteratively instead.
+    memory_hnsw_iterative_ef_search: int = Field(default=100, ge=10, le=1000)
+    # How the dense and lexical rankings are fused: reciprocal rank fusion, or a score blend.
+    memory_fusion: Literal["rrf", "blend"] = "rrf"
 
     # --- companion "Eliza" (docs/companion.md) ------------------------------------------
     # auto: the OpenAI-compatible model when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline.

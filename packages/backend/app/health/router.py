@@ -13,6 +13,7 @@ from app import __version__
 from app.core.deps import ResourcesDep
 from app.health.heartbeat import read_heartbeat
 from app.health.service import ComponentHealth, check_database, check_redis, overall
+from app.memory import detect_pgvector
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -41,6 +42,10 @@ async def health(resources: ResourcesDep) -> JSONResponse:
     }
     if redis.status == "up" and resources.redis is not None:
         body["worker"] = await read_heartbeat(resources.redis)
+    if database.status == "up":
+        found = await detect_pgvector(resources.engine, timeout)  # remembered after the first time
+        if found is not None:
+            body["pgvector"] = found.describe()
     return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
 
 

@@ -4,6 +4,7 @@
 from app.memory import data as _export  # noqa: F401 - registers the export section
 from app.memory.embeddings import create_embedder
 from app.memory.maintenance import count_to_reembed, reembed
+from app.memory.pgvector import detect_at_startup as detect_pgvector
 from app.memory.router import router
 from app.memory.service import (
     RecalledMemory,
@@ -23,6 +24,7 @@ __all__ = [
     "archive_goal_memories",
     "count_to_reembed",
     "create_embedder",
+    "detect_pgvector",
     "recall_for_companion",
     "reembed",
     "remember",

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import numpy as np
@@ -35,6 +35,7 @@ LOCAL_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014
 TOKENIZER_FILE = "all-MiniLM-L6-v2.tokenizer.json"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
+PADDING_SLACK = 1.25  # a batch's padded length may exceed its texts' total length by this factor
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
@@ -48,6 +49,11 @@ class MemoryTuning:
     duplicate_threshold: float
     exact_search_max_rows: int = 5_000
     hnsw_ef_search: int = 1000
+    hnsw_iterative_ef_search: int = 100  # pgvector >= 0.8 (iterative index scans)
+    fusion: Literal["rrf", "blend"] = "rrf"
+
+    def ef_search(self, iterative: bool) -> int:
+        return self.hnsw_iterative_ef_search if iterative else self.hnsw_ef_search
 
 
 # Calibrated on bench/data/memory_eval.json with `python -m bench memory_eval`.
@@ -69,6 +75,8 @@ def tuning_for(settings: Settings) -> MemoryTuning:
         duplicate_threshold=base.duplicate_threshold if duplicate is None else duplicate,
         exact_search_max_rows=settings.memory_exact_search_max_rows,
         hnsw_ef_search=settings.memory_hnsw_ef_search,
+        hnsw_iterative_ef_search=settings.memory_hnsw_iterative_ef_search,
+        fusion=settings.memory_fusion,
     )
 
 
@@ -176,10 +184,19 @@ class LocalEmbedder:
         """Embeddings as a float32 array of shape (len(texts), 384); blocking."""
         self.load()
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        # Sorting by length keeps padding (wasted work) small inside each batch.
+        # Sorted by length, and a batch closes before padding would waste more than a quarter of
+        # its work (a message and its sentences: the sentences run apart from the whole message).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        chunk: list[int] = []
+        for index in order:
+            longest = max(len(texts[index]), 1)
+            padded = longest * (len(chunk) + 1)
+            real = sum(len(texts[i]) for i in chunk) + len(texts[index])
+            if chunk and (len(chunk) >= self.batch_size or padded > PADDING_SLACK * real):
+                out[chunk] = self._encode([texts[i] for i in chunk])
+                chunk = []
+            chunk.append(index)
+        if chunk:
             out[chunk] = self._encode([texts[i] for i in chunk])
         return out
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.embedding import Embedder, EmbeddingError
 from app.core.logging import get_logger
-from app.memory import repository
+from app.memory import repository, sentences
 
 log = get_logger(__name__)
 
@@ -46,6 +46,19 @@ async def prune_task_memories(
     return PruneReport(deleted=deleted, batches=batches, cutoff=cutoff)
 
 
+async def _embed_all(embedder: Embedder, texts: list[str]) -> list[tuple[list[float], str]]:
+    """Each text's embedding and sentence embeddings (``sentences.py``), in one provider call."""
+    parts = [sentences.split(t) for t in texts]
+    flat = [piece for text, pieces in zip(texts, parts, strict=True) for piece in (text, *pieces)]
+    vectors = await embedder.embed(flat)
+    out: list[tuple[list[float], str]] = []
+    at = 0
+    for pieces in parts:
+        out.append((vectors[at], sentences.to_literal(vectors[at + 1 : at + 1 + len(pieces)])))
+        at += 1 + len(pieces)
+    return out
+
+
 @dataclass(frozen=True)
 class EmbedReport:
     embedded: int
@@ -61,24 +74,25 @@ async def embed_pending(
 ) -> EmbedReport:
     """Embed memories stored while the provider was failing (``embedding IS NULL``).
 
-    Stops at the first provider failure (the next run retries) or when nothing is left.
+    Stops at the first provider failure (the next run retries) or when nothing is left. No
+    database connection is held while the provider works (read, embed, then write).
     """
     embedded = 0
     for _ in range(max_batches):
+        async with sessions() as session:
+            batch = await repository.unembedded(session, batch_size)
+        if not batch:
+            break
+        try:
+            vectors = await _embed_all(embedder, [row.content for row in batch])
+        except EmbeddingError as exc:
+            log.warning("memory_embed_pending_failed", error=str(exc), waiting=len(batch))
+            return EmbedReport(embedded=embedded, failed=True)
         async with sessions() as session, session.begin():
-            memories = await repository.claim_unembedded(session, batch_size)
-            if not memories:
-                break
-            try:
-                vectors = await embedder.embed([m.content for m in memories])
-            except EmbeddingError as exc:
-                log.warning("memory_embed_pending_failed", error=str(exc), waiting=len(memories))
-                return EmbedReport(embedded=embedded, failed=True)
-            for memory, vector in zip(memories, vectors, strict=True):
-                memory.embedding = vector
-                memory.embedding_model = embedder.model_name
-        embedded += len(memories)
-        if len(memories) < batch_size:
+            embedded += await repository.store_embeddings(
+                session, embedder.model_name, [(row, *pair) for row, pair in zip(batch, vectors, strict=True)]
+            )
+        if len(batch) < batch_size:
             break
     log.info("memory_embed_pending_done", embedded=embedded)
     return EmbedReport(embedded=embedded, failed=False)
@@ -98,23 +112,24 @@ async def reembed(
     after: uuid.UUID | None = None,
     progress: Callable[[int, uuid.UUID], None] | None = None,
 ) -> int:
-    """Re-embed, in id order, every memory not embedded with ``embedder``'s model (every memory
-    with ``force``). Batches commit as they go: an interrupted run resumes by running again
-    (or, with ``force``, by passing the last id it reported as ``after``)."""
+    """Re-embed, in id order, every memory not embedded with ``embedder``'s model and its sentences
+    (every memory with ``force``). Each batch is read, embedded with no database connection held,
+    then written in its own short transaction (rows edited meanwhile keep their new embedding), so
+    search and writes go on undisturbed. An interrupted run resumes by running again (or, with
+    ``force``, by passing the last id it reported as ``after``)."""
     done = 0
     while True:
+        async with sessions() as session:
+            batch = await repository.next_to_reembed(session, embedder.model_name, batch_size, after, force)
+        if not batch:
+            break
+        vectors = await _embed_all(embedder, [row.content for row in batch])
         async with sessions() as session, session.begin():
-            memories = await repository.claim_for_reembed(
-                session, embedder.model_name, batch_size, after, force
+            await repository.store_embeddings(
+                session, embedder.model_name, [(row, *pair) for row, pair in zip(batch, vectors, strict=True)]
             )
-            if not memories:
-                break
-            vectors = await embedder.embed([m.content for m in memories])
-            for memory, vector in zip(memories, vectors, strict=True):
-                memory.embedding = vector
-                memory.embedding_model = embedder.model_name
-        done += len(memories)
-        after = memories[-1].id
+        done += len(batch)
+        after = batch[-1].id
         if progress is not None:
-            progress(len(memories), after)
+            progress(len(batch), after)
     return done

@@ -11,12 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     Float,
+    Integer,
     Select,
+    Table,
+    Text,
     and_,
     any_,
     bindparam,
+    case,
+    cast,
     delete,
     func,
     literal,
@@ -33,15 +39,17 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from app.memory.query import QueryPlan
 from app.models import Memory, MemoryTier
 from app.models.memory import PARTITION_SCHEMA
 
 # Rows read in bulk leave out the embedding and the tsvector: parsing 384 floats per row would
 # cost more than the search itself. ``Memory.embedding_model`` says whether a row is embedded.
 SLIM = (defer(Memory.embedding), defer(Memory.content_tsv))
-# A lexical search ranks at most this many matching rows: rare words (what the lexical component is
-# for) match few rows, and matches on common words are the vector search's job anyway.
-LEXICAL_SCAN_CAP = 200
+# A lexical search ranks at most this many matching rows (a user on the exact path has at most
+# MEMORY_EXACT_SEARCH_MAX_ROWS; a larger user's search leaves common terms out, so rare ones match
+# few rows).
+LEXICAL_SCAN_CAP = 2000
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,6 @@ class Candidate:
 
     memory: Memory
     similarity: float | None
-    lexemes: list[str]
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,6 @@ class FirstPass:
 
     rows: int  # the user's memories, counted no further than the exact-search cap + 1
     exact: bool  # the candidates below come from the exact search (else: run the HNSW search)
-    lexemes: list[str]  # the query's search terms
     candidates: list[Candidate]  # exact path only: the nearest memories (per tier if asked)
 
 
@@ -69,6 +75,7 @@ class SecondPass:
 
     lexical: list[Candidate]
     recent: list[Memory]
+    hits: dict[uuid.UUID, LexicalHit]  # each lexical candidate's rank, BM25 score and coverage
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, memory_id: uuid.UUID) -> Memory | None:
@@ -143,6 +150,8 @@ async def vector_candidates(
     ef_search: int,
     enough: int | None = None,
     set_ef: bool = True,
+    sentences: bool = True,
+    iterative: bool = False,
 ) -> list[Candidate]:
     """The user's ``limit`` nearest memories by cosine similarity.
 
@@ -153,23 +162,16 @@ async def vector_candidates(
     """
     distance = Memory.embedding.op("<=>", return_type=Float)(vector)
     clauses = [*_scope(user_id, tiers), Memory.embedding.is_not(None)]
-    lexemes = func.tsvector_to_array(Memory.content_tsv)
     if exact:
-        similarity = (1 - distance).label("similarity")
+        similarity = _similarity(vector, sentences).label("similarity")
         statement: Select[Any] = (
-            select(Memory, similarity, lexemes)
-            .options(*SLIM)
-            .where(*clauses)
-            .order_by(similarity.desc())
-            .limit(limit)
+            select(Memory, similarity).options(*SLIM).where(*clauses).order_by(similarity.desc()).limit(limit)
         )
     else:
         if set_ef:  # else the caller set it in this transaction (``first_pass``)
-            await session.execute(
-                text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(ef_search)}
-            )
+            await set_hnsw(session, ef_search, iterative)
         statement = (
-            select(Memory, (1 - distance).label("similarity"), lexemes)
+            select(Memory, _similarity(vector, sentences).label("similarity"))
             .options(*SLIM)
             .where(*clauses)
             .order_by(distance)
@@ -185,18 +187,50 @@ async def vector_candidates(
             limit=limit,
             exact=True,
             ef_search=ef_search,
+            sentences=sentences,
         )
-    return [Candidate(row[0], float(row[1]), list(row[2] or [])) for row in rows]
+    return [Candidate(row[0], float(row[1])) for row in rows]
 
 
-def _english_lexemes(query: str) -> Any:
-    return func.tsvector_to_array(func.to_tsvector(literal_column("'english'::regconfig"), query))
+def _hnsw_settings(ef_search: int, iterative: bool) -> list[Any]:
+    """``set_config`` calls for this transaction's HNSW scans. ``iterative`` (pgvector >= 0.8 only:
+    0.6 rejects the setting): keep scanning until enough rows pass the filters, in relaxed order
+    (the caller re-ranks anyway)."""
+    calls = [func.set_config("hnsw.ef_search", str(ef_search), true())]
+    if iterative:
+        calls.append(func.set_config("hnsw.iterative_scan", "relaxed_order", true()))
+    return calls
+
+
+async def set_hnsw(session: AsyncSession, ef_search: int, iterative: bool) -> None:
+    await session.execute(select(*_hnsw_settings(ef_search, iterative)))
+
+
+def sentence_vectors(literal_text: str | None) -> Any:
+    """The ``sentence_embeddings`` value from ``sentences.to_literal`` (cast in SQL: the driver has
+    no codec for ``vector[]``); ``None`` stays NULL (not computed yet)."""
+    if literal_text is None:
+        return null()
+    return cast(literal(literal_text, Text), ARRAY(Vector()))
+
+
+def _similarity(vector: list[float], sentences: bool = True) -> Any:
+    """Cosine similarity of each memory to ``vector``: the better of the whole text's and (with
+    ``sentences``) its best sentence's (``sentences.py``; NULL or '{}' sentence embeddings: whole)."""
+    query_vector = literal(vector, Vector())
+    whole = Memory.embedding.op("<=>", return_type=Float)(query_vector)
+    if not sentences:
+        return 1 - whole
+    sentence = func.unnest(Memory.sentence_embeddings).column_valued("sentence")
+    best = select(func.min(sentence.op("<=>", return_type=Float)(query_vector))).scalar_subquery()
+    # The sub-select only runs for memories that have sentence embeddings (most are one sentence).
+    has_sentences = func.cardinality(Memory.sentence_embeddings) > 0
+    return 1 - case((has_sentences, func.least(whole, best)), else_=whole)
 
 
 async def first_pass(
     session: AsyncSession,
     user_id: uuid.UUID,
-    query: str,
     vector: list[float] | None,
     *,
     tiers: Sequence[MemoryTier] | None,
@@ -204,8 +238,9 @@ async def first_pass(
     per_tier: bool,
     exact_max_rows: int,
     ef_search: int,
+    iterative: bool = False,
 ) -> FirstPass:
-    """One statement: the user's row count (capped), the query's search terms, the transaction's
+    """One statement: the user's row count (capped), the transaction's
     ``hnsw.ef_search`` and, for users with at most ``exact_max_rows`` memories, the exact nearest
     ``limit`` memories (``per_tier``: ``limit`` per tier, ranked by a window function).
 
@@ -216,15 +251,15 @@ async def first_pass(
     capped = select(literal_column("1")).where(Memory.user_id == user_id).limit(exact_max_rows + 1).subquery()
     counted = select(func.count().label("n")).select_from(capped).cte("counted")  # counted once
     rows = select(counted.c.n).scalar_subquery()
+    settings = _hnsw_settings(ef_search, iterative)
     head = select(
         rows.label("n"),
-        _english_lexemes(query).label("q"),
-        func.set_config("hnsw.ef_search", str(ef_search), true()).label("ef"),
+        func.concat(*settings).label("ef") if len(settings) > 1 else settings[0].label("ef"),
     ).subquery("head")
     if vector is None:
-        n, lexemes, _ = (await session.execute(select(head.c.n, head.c.q, head.c.ef))).one()
-        return FirstPass(int(n), int(n) <= exact_max_rows, list(lexemes or []), [])
-    similarity = 1 - Memory.embedding.op("<=>", return_type=Float)(vector)
+        n, _ = (await session.execute(select(head.c.n, head.c.ef))).one()
+        return FirstPass(int(n), int(n) <= exact_max_rows, [])
+    similarity = _similarity(vector)
     scope = [*_scope(user_id, tiers), Memory.embedding.is_not(None), rows <= exact_max_rows]
     if per_tier:  # the nearest ``limit`` of each tier
         rank = func.row_number().over(partition_by=Memory.tier, order_by=(similarity.desc(), Memory.id))
@@ -249,11 +284,9 @@ async def first_pass(
     statement = (
         select(
             head.c.n,
-            head.c.q,
             head.c.ef,
             Memory,
             nearest.c.similarity,
-            func.tsvector_to_array(Memory.content_tsv),
         )
         .options(*SLIM)
         .select_from(head)
@@ -263,10 +296,8 @@ async def first_pass(
     )
     result = (await session.execute(statement)).all()
     n = int(result[0][0])
-    candidates = [
-        Candidate(row[3], float(row[4]), list(row[5] or [])) for row in result if row[3] is not None
-    ]
-    return FirstPass(n, n <= exact_max_rows, list(result[0][1] or []), candidates)
+    candidates = [Candidate(row[2], float(row[3])) for row in result if row[2] is not None]
+    return FirstPass(n, n <= exact_max_rows, candidates)
 
 
 async def hnsw_candidates_per_tier(
@@ -298,47 +329,162 @@ async def hnsw_candidates_per_tier(
     )
     ranked = select(scanned.c.id, scanned.c.similarity, rank.label("rn")).subquery("ranked")
     statement = (
-        select(Memory, ranked.c.similarity, func.tsvector_to_array(Memory.content_tsv))
+        select(Memory, _similarity(vector))
         .options(*SLIM)
         .join(ranked, Memory.id == ranked.c.id)
         .where(Memory.user_id == user_id, ranked.c.rn <= limit)
         .order_by(Memory.tier, ranked.c.rn)
     )
     rows = (await session.execute(statement)).all()
-    return [Candidate(row[0], float(row[1]), list(row[2] or [])) for row in rows]
+    return [Candidate(row[0], float(row[1])) for row in rows]
+
+
+# BM25 parameters of the lexical ranking (Robertson & Zaragoza's usual values).
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+# The lexical candidate generator, a BM25 ranking in core PostgreSQL full text (no extension):
+# - ``terms``: every query term as a tsquery (``query.Term``: plain words stemmed like
+#   ``content_tsv``, phrases, date days), with its weight; terms made only of common lexemes
+#   (``:lex_common``, large users only) are left out;
+# - ``matches``: the user's memories containing any term (GIN index), at most ``:lex_cap``;
+# - document frequencies are counted on ``matches`` (which holds every memory with the term, so the
+#   count is exact), N is the user's row count (capped like the exact-search count);
+# - score = sum over matched terms of weight x idf x (k1 + 1) / (1 + k1 (1 - b + b dl / avgdl)),
+#   dl the memory's number of distinct lexemes, avgdl their mean over ``matches``; term frequency
+#   counts as 1 (memories are short; ``tsvector`` keeps positions, not counts, for free);
+# - coverage = the memory's sum of weight x idf over the query's total (terms absent from every
+#   memory count with the largest idf): how much of the query the memory matches.
+_LEXICAL_SQL = """
+WITH terms AS (
+    SELECT DISTINCT ON (q::text) q, w FROM (
+        SELECT CASE u.k WHEN 'phrase' THEN phraseto_tsquery('english', u.x)
+                        WHEN 'raw' THEN to_tsquery('simple', u.x)
+                        ELSE plainto_tsquery('english', u.x) END AS q, u.w
+        FROM unnest(CAST(:lex_terms AS text[]), CAST(:lex_kinds AS text[]), CAST(:lex_weights AS float8[]))
+            AS u(x, k, w)
+    ) AS parsed
+    WHERE numnode(q) > 0 AND NOT (q::text = ANY (
+        SELECT quote_literal(c) FROM unnest(CAST(:lex_common AS text[])) AS c))
+    ORDER BY q::text, w DESC
+),
+wanted AS (
+    SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS q
+    FROM unnest(tsvector_to_array(to_tsvector('english', :lex_words))) AS lexeme
+    WHERE lexeme <> ALL (CAST(:lex_common AS text[]))
+),
+matches AS MATERIALIZED (
+    SELECT m.id, m.tier, m.content_tsv AS tsv FROM memories AS m
+    WHERE m.user_id = :lex_user AND m.archived_at IS NULL {tiers}
+      AND m.content_tsv @@ (SELECT q FROM wanted)
+    LIMIT :lex_cap
+),
+hits AS (
+    SELECT matches.id, terms.q::text AS qt, terms.w FROM matches JOIN terms ON matches.tsv @@ terms.q
+),
+df AS (SELECT qt, count(*) AS df FROM hits GROUP BY qt),
+stats AS (
+    SELECT greatest(CAST(:lex_n AS float8), count(*)) AS n, greatest(avg(length(tsv)), 1) AS avgdl
+    FROM matches
+),
+scored AS (
+    SELECT hits.id, sum(hits.w * ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))) AS idf
+    FROM hits JOIN df USING (qt) CROSS JOIN stats GROUP BY hits.id
+),
+whole_query AS (
+    SELECT sum(terms.w * ln(1 + (stats.n - coalesce(df.df, 0) + 0.5) / (coalesce(df.df, 0) + 0.5))) AS total
+    FROM terms LEFT JOIN df ON df.qt = terms.q::text CROSS JOIN stats
+),
+ranked AS (
+    SELECT matches.id, matches.tier, scored.idf,
+           scored.idf * ({k1} + 1) / (1 + {k1} * (1 - {b} + {b} * length(matches.tsv) / stats.avgdl)) AS bm25
+    FROM scored JOIN matches USING (id) CROSS JOIN stats
+)
+SELECT id, bm25, coalesce(idf / nullif((SELECT total FROM whole_query), 0), 0) AS coverage,
+       row_number() OVER ({partition} ORDER BY bm25 DESC, id) AS rn
+FROM ranked
+"""
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    """A memory's place in the lexical ranking of a query."""
+
+    rank: int  # 1 = best, within its group (its tier for the companion)
+    bm25: float
+    coverage: float  # share of the query's idf-weighted terms the memory contains
+
+
+def _lexical_ranked(
+    user_id: uuid.UUID,
+    plan: QueryPlan,
+    *,
+    tiers: Sequence[MemoryTier] | None,
+    per_tier: bool,
+    rows: int,
+    common: Sequence[str],
+) -> Any:
+    """The BM25 ranking of the user's memories for ``plan`` (id, bm25, coverage, rn) as a subquery."""
+    sql = _LEXICAL_SQL.format(
+        tiers="AND m.tier = ANY (CAST(:lex_tiers AS memory_tier[]))" if tiers else "",
+        partition="PARTITION BY tier" if per_tier else "",
+        k1=BM25_K1,
+        b=BM25_B,
+    )
+    params: dict[str, Any] = {
+        "lex_terms": [t.text for t in plan.terms],
+        "lex_kinds": [t.kind.value for t in plan.terms],
+        "lex_weights": [t.weight for t in plan.terms],
+        "lex_common": list(common),
+        "lex_words": plan.any_words.replace("|", " "),
+        "lex_user": user_id,
+        "lex_cap": LEXICAL_SCAN_CAP,
+        "lex_n": rows,
+    }
+    if tiers:
+        params["lex_tiers"] = [t.value for t in tiers]
+    return (
+        text(sql)
+        .bindparams(**params)
+        .columns(
+            literal_column("id", UUID(as_uuid=True)),
+            literal_column("bm25", Float),
+            literal_column("coverage", Float),
+            literal_column("rn", Integer),
+        )
+        .subquery("lexical")
+    )
 
 
 async def second_pass(
     session: AsyncSession,
     user_id: uuid.UUID,
-    lexemes: Sequence[str],
+    plan: QueryPlan,
     vector: list[float] | None,
     *,
     tiers: Sequence[MemoryTier] | None,
     limit: int,
     per_tier: bool,
+    rows: int,
+    common: Sequence[str] = (),
     recent_tier: MemoryTier | None = None,
     recent_limit: int = 0,
 ) -> SecondPass:
-    """One statement: the memories sharing terms with the query (GIN index; best ``ts_rank``
-    first, ``limit`` in all or, ``per_tier``, per tier) and the ``recent_limit`` most recently used
-    memories of ``recent_tier``."""
+    """One statement: the lexical candidates (BM25 ranking above; best ``limit`` in all or,
+    ``per_tier``, per tier) with their similarity to ``vector``, and the ``recent_limit`` most
+    recently used memories of ``recent_tier``."""
     parts: list[Any] = []
-    if lexemes:
-        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), _or_query(lexemes))
-        groups = len(tiers) if per_tier and tiers else 1
-        matches = (
-            select(Memory.id.label("id"), Memory.tier.label("tier"), Memory.content_tsv.label("tsv"))
-            .where(*_scope(user_id, tiers), Memory.content_tsv.op("@@")(tsquery))
-            .limit(LEXICAL_SCAN_CAP * groups)
-            .subquery("matches")
+    if plan.terms and plan.any_words:
+        lexical = _lexical_ranked(user_id, plan, tiers=tiers, per_tier=per_tier, rows=rows, common=common)
+        parts.append(
+            select(
+                lexical.c.id,
+                literal(0).label("kind"),
+                lexical.c.rn,
+                lexical.c.bm25,
+                lexical.c.coverage,
+            ).where(lexical.c.rn <= limit)
         )
-        rank = func.row_number().over(
-            partition_by=matches.c.tier if per_tier else None,
-            order_by=(func.ts_rank(matches.c.tsv, tsquery).desc(), matches.c.id),
-        )
-        ranked = select(matches.c.id, literal(0).label("kind"), rank.label("rn")).subquery("lexical")
-        parts.append(select(ranked.c.id, ranked.c.kind, ranked.c.rn).where(ranked.c.rn <= limit))
     if recent_tier is not None and recent_limit > 0:
         order = (Memory.accessed_at.desc(), Memory.id)
         parts.append(
@@ -346,43 +492,42 @@ async def second_pass(
                 Memory.id.label("id"),
                 literal(1).label("kind"),
                 func.row_number().over(order_by=order).label("rn"),
+                literal(0.0, Float).label("bm25"),
+                literal(0.0, Float).label("coverage"),
             )
             .where(*_scope(user_id, [recent_tier]))
             .order_by(*order)
             .limit(recent_limit)
         )
     if not parts:
-        return SecondPass([], [])
+        return SecondPass([], [], {})
     both: Any = union_all(*parts) if len(parts) > 1 else parts[0]
     found = both.subquery("found")
-    similarity: Any = (
-        (1 - Memory.embedding.op("<=>", return_type=Float)(vector)) if vector is not None else null()
-    )
+    similarity: Any = _similarity(vector) if vector is not None else null()
     statement = (
         select(
-            Memory, found.c.kind, similarity.label("similarity"), func.tsvector_to_array(Memory.content_tsv)
+            Memory,
+            found.c.kind,
+            similarity.label("similarity"),
+            found.c.rn,
+            found.c.bm25,
+            found.c.coverage,
         )
         .options(*SLIM)
         .join(found, Memory.id == found.c.id)
         .where(Memory.user_id == user_id)
         .order_by(found.c.kind, Memory.tier, found.c.rn)
     )
-    lexical: list[Candidate] = []
+    lexical_candidates: list[Candidate] = []
     recent_rows: list[Memory] = []
-    for memory, kind, sim, terms in (await session.execute(statement)).all():
+    hits: dict[uuid.UUID, LexicalHit] = {}
+    for memory, kind, sim, rank, bm25, coverage in (await session.execute(statement)).all():
         if kind == 0:
-            lexical.append(Candidate(memory, None if sim is None else float(sim), list(terms or [])))
+            lexical_candidates.append(Candidate(memory, None if sim is None else float(sim)))
+            hits[memory.id] = LexicalHit(int(rank), float(bm25), float(coverage or 0.0))
         else:
             recent_rows.append(memory)
-    return SecondPass(lexical, recent_rows)
-
-
-async def query_lexemes(session: AsyncSession, query: str) -> list[str]:
-    """The query's normalised search terms (English stemming, stop words dropped)."""
-    result = await session.execute(
-        select(func.tsvector_to_array(func.to_tsvector(literal_column("'english'::regconfig"), query)))
-    )
-    return list(result.scalar_one() or [])
+    return SecondPass(lexical_candidates, recent_rows, hits)
 
 
 async def common_lexemes(session: AsyncSession, min_frequency: float) -> frozenset[str]:
@@ -403,46 +548,6 @@ async def common_lexemes(session: AsyncSession, min_frequency: float) -> frozens
         for lexeme, freq in zip(lexemes, freqs, strict=False)
         if freq >= min_frequency
     )
-
-
-def _or_query(lexemes: Sequence[str]) -> str:
-    """``'a' | 'b'``: any term matches. Lexemes are already normalised, so each is quoted as-is."""
-    return " | ".join("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" for lexeme in lexemes)
-
-
-async def lexical_candidates(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    lexemes: Sequence[str],
-    vector: list[float] | None,
-    *,
-    tiers: Sequence[MemoryTier] | None,
-    limit: int,
-) -> list[Candidate]:
-    """The user's memories sharing terms with the query (GIN index), best ``ts_rank`` first."""
-    if not lexemes:
-        return []
-    tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), _or_query(lexemes))
-    similarity: Any = (
-        (1 - Memory.embedding.op("<=>", return_type=Float)(vector)).label("similarity")
-        if vector is not None
-        else literal_column("NULL").label("similarity")
-    )
-    matches = (
-        select(Memory.id.label("id"), Memory.content_tsv.label("tsv"))
-        .where(*_scope(user_id, tiers), Memory.content_tsv.op("@@")(tsquery))
-        .limit(LEXICAL_SCAN_CAP)
-        .subquery()
-    )
-    statement = (
-        select(Memory, similarity, func.tsvector_to_array(matches.c.tsv))
-        .options(*SLIM)
-        .join(matches, Memory.id == matches.c.id)
-        .order_by(func.ts_rank(matches.c.tsv, tsquery).desc(), Memory.id)
-        .limit(limit)
-    )
-    rows = (await session.execute(statement)).all()
-    return [Candidate(row[0], None if row[1] is None else float(row[1]), list(row[2] or [])) for row in rows]
 
 
 async def recent(
@@ -556,37 +661,91 @@ async def delete_stale_tasks(session: AsyncSession, cutoff: datetime, batch_size
     return len(result.all())
 
 
-async def claim_unembedded(session: AsyncSession, batch_size: int) -> list[Memory]:
-    """Lock a batch of memories without an embedding (skipping rows another worker holds)."""
+def _memories_table(table: Any) -> Table:
+    assert isinstance(table, Table)
+    return table
+
+
+@dataclass(frozen=True)
+class ToEmbed:
+    """A memory to embed, as read (the write checks the content did not change meanwhile)."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    content: str
+    content_hash: str
+
+
+async def unembedded(session: AsyncSession, batch_size: int) -> list[ToEmbed]:
+    """The oldest memories without an embedding (stored while the provider was failing)."""
     result = await session.execute(
-        select(Memory)
+        select(Memory.id, Memory.user_id, Memory.content, Memory.content_hash)
         .where(Memory.embedding.is_(None))
         .order_by(Memory.created_at)
         .limit(batch_size)
-        .with_for_update(skip_locked=True)
     )
-    return list(result.scalars())
+    return [ToEmbed(*row) for row in result.all()]
 
 
-async def claim_for_reembed(
+async def store_embeddings(
+    session: AsyncSession, model_name: str, rows: Sequence[tuple[ToEmbed, list[float], str]]
+) -> int:
+    """Write each memory's embedding and sentence embeddings, unless its content changed since it
+    was read (then the new content's own embedding stands). Returns how many were written."""
+    table = _memories_table(Memory.__table__)
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            table.c.user_id == bindparam("b_user"),
+            table.c.content_hash == bindparam("b_hash"),
+        )
+        .values(
+            embedding=bindparam("b_vector", type_=Vector()),
+            sentence_embeddings=cast(cast(bindparam("b_sentences"), Text), ARRAY(Vector())),
+            embedding_model=model_name,
+        )
+    )
+    params = [
+        {"b_id": r.id, "b_user": r.user_id, "b_hash": r.content_hash, "b_vector": v, "b_sentences": s}
+        for r, v, s in rows
+    ]
+    if not params:
+        return 0
+    result = await session.execute(statement, params)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _needs_embedding(model_name: str) -> Any:
+    """Not embedded, embedded by another model, or without its sentence embeddings yet."""
+    return or_(
+        Memory.embedding.is_(None),
+        Memory.embedding_model.is_distinct_from(model_name),
+        Memory.sentence_embeddings.is_(None),
+    )
+
+
+async def next_to_reembed(
     session: AsyncSession, model_name: str, batch_size: int, after: uuid.UUID | None, force: bool
-) -> list[Memory]:
-    """The next batch (by id) embedded with another model or not at all; every row if ``force``."""
+) -> list[ToEmbed]:
+    """The next batch (by id) not embedded with ``model_name`` and its sentences; every row if
+    ``force``. No lock: the write checks the content (``store_embeddings``)."""
     clauses: list[Any] = []
     if not force:
-        clauses.append(or_(Memory.embedding.is_(None), Memory.embedding_model.is_distinct_from(model_name)))
+        clauses.append(_needs_embedding(model_name))
     if after is not None:
         clauses.append(Memory.id > after)
     result = await session.execute(
-        select(Memory).where(*clauses).order_by(Memory.id).limit(batch_size).with_for_update(skip_locked=True)
+        select(Memory.id, Memory.user_id, Memory.content, Memory.content_hash)
+        .where(*clauses)
+        .order_by(Memory.id)
+        .limit(batch_size)
     )
-    return list(result.scalars())
+    return [ToEmbed(*row) for row in result.all()]
 
 
 async def count_for_reembed(session: AsyncSession, model_name: str, force: bool) -> int:
     statement = select(func.count()).select_from(Memory)
     if not force:
-        statement = statement.where(
-            or_(Memory.embedding.is_(None), Memory.embedding_model.is_distinct_from(model_name))
-        )
+        statement = statement.where(_needs_embedding(model_name))
     return int((await session.execute(statement)).scalar_one())

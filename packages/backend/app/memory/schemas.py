@@ -103,10 +103,16 @@ class MemoryPage(BaseModel):
 
 class ScoreBreakdown(BaseModel):
     similarity: float | None = Field(description="cosine similarity in [0, 1]; null without an embedding")
-    lexical: float = Field(description="share of the query's search terms found in the memory")
+    dense_rank: int | None = Field(description="rank among the dense (embedding) candidates; null: not one")
+    lexical: float = Field(description="BM25 score relative to the query's best lexical match, in [0, 1]")
+    bm25: float = Field(description="BM25 score of the memory for the query's terms (0: no term found)")
+    lexical_rank: int | None = Field(description="rank among the lexical (BM25) candidates; null: not one")
+    coverage: float = Field(description="share of the query's idf-weighted search terms in the memory")
+    relevance: float = Field(description="fusion of the two rankings, in [0, 1] (docs/memory.md)")
     recency: float = Field(description="2^(-days since last access / tier half-life)")
     frequency: float = Field(description="log(1 + accesses) / log(21), capped at 1")
-    score: float = Field(description="0.80·similarity + 0.05·lexical + 0.10·recency + 0.05·frequency")
+    score: float = Field(description="0.94·relevance + 0.04·recency + 0.02·frequency")
+    strategy: str | None = Field(default=None, description="'recent': filled in as recent context")
 
 
 class SearchHit(BaseModel):

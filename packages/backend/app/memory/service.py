@@ -40,7 +40,7 @@ from app.core.embedding import Embedder, EmbeddingError
 from app.core.errors import Conflict, NotFound, invalid_field
 from app.core.logging import get_logger
 from app.kit.numbers import clamp
-from app.memory import dedup, repository, scoring
+from app.memory import dedup, pgvector, query, repository, scoring, sentences
 from app.memory.embeddings import MemoryTuning, tuning_of
 from app.memory.repository import Candidate
 from app.memory.tasks import embed_pending_memories
@@ -54,6 +54,8 @@ MAX_SOURCE_CHARS = 64
 MAX_METADATA_BYTES = 16_384
 MAX_RECALL_LIMIT = 50
 NEAR_DUPLICATE_CANDIDATES = 3
+# hnsw.ef_search of the near-duplicate check of a large user's store (see _near_duplicates).
+DUPLICATE_EF_SEARCH = 100
 # Candidates fetched per path before re-ranking, as a multiple of the requested limit.
 CANDIDATE_FACTOR = 4
 MIN_CANDIDATES = 20
@@ -147,6 +149,22 @@ async def _embed_one(embedder: Embedder, text: str) -> list[float] | None:
     return vectors[0]
 
 
+async def embed_memory(embedder: Embedder, text: str) -> tuple[list[float], str]:
+    """The embedding of a memory's text and its sentence embeddings (a ``vector[]`` literal), in one
+    batch. Raises ``EmbeddingError``."""
+    parts = sentences.split(text)
+    vectors = await embedder.embed([text, *parts])
+    return vectors[0], sentences.to_literal(vectors[1:])
+
+
+async def _embed_memory(embedder: Embedder, text: str) -> tuple[list[float] | None, str | None]:
+    try:
+        return await embed_memory(embedder, text)
+    except EmbeddingError as exc:
+        log.warning("embedding_failed", model=embedder.model_name, error=str(exc))
+        return None, None
+
+
 # --- remember ---------------------------------------------------------------------------------
 
 
@@ -175,12 +193,10 @@ async def remember(
         await repository.refresh(session, existing, now, meta)
         return RememberResult(existing, created=False)
 
-    vector = await _embed_one(embedder, text)
+    vector, sentence_vectors = await _embed_memory(embedder, text)
     tuning = tuning_of(embedder)
     if vector is not None:
-        for near in await _nearest(
-            session, tuning, user_id, vector, [memory_tier], limit=NEAR_DUPLICATE_CANDIDATES
-        ):
+        for near in await _near_duplicates(session, tuning, user_id, vector, memory_tier):
             if dedup.is_near_duplicate(
                 text, near.memory.content, near.similarity or 0.0, tuning.duplicate_threshold
             ):
@@ -196,6 +212,7 @@ async def remember(
             "content": text,
             "content_hash": digest,
             "embedding": vector,
+            "sentence_embeddings": repository.sentence_vectors(sentence_vectors),
             "embedding_model": embedder.model_name if vector is not None else None,
             "meta": meta,
             "source": source,
@@ -219,40 +236,105 @@ async def remember(
 # --- recall -----------------------------------------------------------------------------------
 
 
-async def _nearest(
-    session: AsyncSession,
-    tuning: MemoryTuning,
-    user_id: uuid.UUID,
-    vector: list[float],
-    tiers: Sequence[MemoryTier] | None,
-    limit: int,
-    enough: int | None = None,
+async def _near_duplicates(
+    session: AsyncSession, tuning: MemoryTuning, user_id: uuid.UUID, vector: list[float], tier: MemoryTier
 ) -> list[Candidate]:
-    """Nearest memories: exact for users with few memories, HNSW (then exact if short) otherwise."""
+    """The few memories closest to a new one (whole-text similarity), to check for a near duplicate.
+
+    Exact for users with few memories. For larger users one small HNSW scan and no exact fallback:
+    a near duplicate (cosine >= 0.9) is among the very nearest rows, and a store must not scan a
+    large user's rows; if the index misses one, the new memory is stored (nothing is lost).
+    """
     rows = await repository.count_up_to(session, user_id, tuning.exact_search_max_rows + 1)
+    iterative = (await pgvector.detect(session)).iterative_scan
     return await repository.vector_candidates(
         session,
         user_id,
         vector,
-        tiers=tiers,
-        limit=limit,
+        tiers=[tier],
+        limit=NEAR_DUPLICATE_CANDIDATES,
         exact=rows <= tuning.exact_search_max_rows,
-        ef_search=tuning.hnsw_ef_search,
-        enough=enough,
+        ef_search=DUPLICATE_EF_SEARCH,
+        enough=0,
+        sentences=False,  # duplicates are judged on the whole text (dedup.py)
+        iterative=iterative,
     )
 
 
-def _breakdown(candidate: Candidate, lexemes: Sequence[str], now: datetime) -> tuple[float, dict[str, Any]]:
+def _scored(
+    candidate: Candidate,
+    signals: scoring.Signals,
+    tuning: MemoryTuning,
+    best_bm25: float,
+    now: datetime,
+) -> RecalledMemory:
     memory = candidate.memory
+    relevance = scoring.relevance(signals, tuning.fusion, best_bm25, tuning.similarity_floor)
+    recency = scoring.recency(memory.accessed_at, now, memory.tier)
+    frequency = scoring.frequency(memory.access_count)
+    score = scoring.combine(relevance, recency, frequency)
     parts: dict[str, Any] = {
-        "similarity": None if candidate.similarity is None else round(clamp(candidate.similarity), 6),
-        "lexical": round(scoring.lexical(lexemes, candidate.lexemes), 6),
-        "recency": round(scoring.recency(memory.accessed_at, now, memory.tier), 6),
-        "frequency": round(scoring.frequency(memory.access_count), 6),
+        "similarity": None if signals.similarity is None else round(clamp(signals.similarity), 6),
+        "dense_rank": signals.dense_rank,
+        "lexical": round(clamp(signals.bm25 / best_bm25), 6) if best_bm25 > 0 else 0.0,
+        "bm25": round(signals.bm25, 6),
+        "lexical_rank": signals.lexical_rank,
+        "coverage": round(clamp(signals.coverage), 6),
+        "relevance": round(relevance, 6),
+        "recency": round(recency, 6),
+        "frequency": round(frequency, 6),
+        "score": round(score, 6),
     }
-    score = scoring.combine(parts["similarity"], parts["lexical"], parts["recency"], parts["frequency"])
-    parts["score"] = round(score, 6)
-    return score, parts
+    return RecalledMemory(memory, score, parts)
+
+
+def _recent(memory: Memory, now: datetime) -> RecalledMemory:
+    """A recently used memory filling the companion's task context (no match with the message)."""
+    recency = scoring.recency(memory.accessed_at, now, memory.tier)
+    frequency = scoring.frequency(memory.access_count)
+    score = scoring.combine(0.0, recency, frequency)
+    parts: dict[str, Any] = {
+        "similarity": None,
+        "dense_rank": None,
+        "lexical": 0.0,
+        "bm25": 0.0,
+        "lexical_rank": None,
+        "coverage": 0.0,
+        "relevance": 0.0,
+        "recency": round(recency, 6),
+        "frequency": round(frequency, 6),
+        "score": round(score, 6),
+        "strategy": "recent",
+    }
+    return RecalledMemory(memory, score, parts)
+
+
+def _rank(
+    dense: dict[uuid.UUID, Candidate],
+    lexical: dict[uuid.UUID, Candidate],
+    hits: dict[uuid.UUID, repository.LexicalHit],
+    tuning: MemoryTuning,
+    limit: int,
+    now: datetime,
+) -> list[RecalledMemory]:
+    """Fuse one group's dense and lexical candidates; the best ``limit`` above the floor."""
+    by_similarity = sorted(dense.values(), key=lambda c: (-(c.similarity or 0.0), c.memory.id))
+    dense_rank = {c.memory.id: rank for rank, c in enumerate(by_similarity, start=1)}
+    best_bm25 = max((hits[i].bm25 for i in lexical if i in hits), default=0.0)
+    results: list[RecalledMemory] = []
+    for memory_id, candidate in {**lexical, **dense}.items():
+        hit = hits.get(memory_id) if memory_id in lexical else None
+        signals = scoring.Signals(
+            similarity=candidate.similarity,
+            dense_rank=dense_rank.get(memory_id),
+            bm25=hit.bm25 if hit else 0.0,
+            lexical_rank=hit.rank if hit else None,
+            coverage=hit.coverage if hit else 0.0,
+        )
+        if scoring.passes_floor(signals.similarity, signals.coverage, tuning.similarity_floor):
+            results.append(_scored(candidate, signals, tuning, best_bm25, now))
+    results.sort(key=lambda r: (-r.score, r.memory.id))
+    return results[:limit]
 
 
 async def _search(
@@ -279,16 +361,18 @@ async def _search(
     """
     per_tier = None not in limits
     pool = max(max(limits.values()) * CANDIDATE_FACTOR, MIN_CANDIDATES)
+    iterative = (await pgvector.detect(session)).iterative_scan
+    ef_search = tuning.ef_search(iterative)
     first = await repository.first_pass(
         session,
         user_id,
-        text,
         vector,
         tiers=tiers,
         limit=pool,
         per_tier=per_tier,
         exact_max_rows=tuning.exact_search_max_rows,
-        ef_search=tuning.hnsw_ef_search,
+        ef_search=ef_search,
+        iterative=iterative,
     )
     candidates: dict[MemoryTier | None, dict[uuid.UUID, Candidate]] = {group: {} for group in limits}
 
@@ -309,7 +393,7 @@ async def _search(
                     vector,
                     tiers=[group for group in limits if group is not None],
                     limit=pool,
-                    ef_search=tuning.hnsw_ef_search,
+                    ef_search=ef_search,
                 )
             )
             for group, limit in limits.items():
@@ -323,7 +407,7 @@ async def _search(
                             tiers=[group],
                             limit=pool,
                             exact=True,
-                            ef_search=tuning.hnsw_ef_search,
+                            ef_search=ef_search,
                         )
                     )
         else:
@@ -337,36 +421,39 @@ async def _search(
                         tiers=tiers if group is None else [group],
                         limit=pool,
                         exact=False,
-                        ef_search=tuning.hnsw_ef_search,
+                        ef_search=ef_search,
                         enough=limit,
                         set_ef=False,
+                        iterative=iterative,
                     )
                 )
-    common = await _common(session)
-    rare = [lexeme for lexeme in first.lexemes if lexeme not in common]
+    # A large user's lexical search leaves out the terms found everywhere (long posting lists);
+    # a small user's covers every term (it reads at most MEMORY_EXACT_SEARCH_MAX_ROWS rows).
+    common = frozenset() if first.exact else await _common(session)
     second = await repository.second_pass(
         session,
         user_id,
-        rare,
+        query.analyse(text),
         vector,
         tiers=tiers,
         limit=pool,
         per_tier=per_tier,
+        rows=first.rows,
+        common=sorted(common),
         # Sorting a small user's rows by last access is cheap, so the recent memories come along
         # whether needed or not; a large user's are fetched below only when the tier is short.
         recent_tier=recent_tier if first.exact else None,
         recent_limit=limits.get(recent_tier, 0) if recent_tier is not None else 0,
     )
-    add(second.lexical)
-    found: dict[MemoryTier | None, list[RecalledMemory]] = {}
-    for group, limit in limits.items():
-        results: list[RecalledMemory] = []
-        for candidate in candidates[group].values():
-            score, parts = _breakdown(candidate, first.lexemes, now)
-            if scoring.passes_floor(candidate.similarity, parts["lexical"], tuning.similarity_floor):
-                results.append(RecalledMemory(candidate.memory, score, parts))
-        results.sort(key=lambda r: (-r.score, r.memory.id))
-        found[group] = results[:limit]
+    lexical: dict[MemoryTier | None, dict[uuid.UUID, Candidate]] = {group: {} for group in limits}
+    for candidate in second.lexical:
+        group = candidate.memory.tier if per_tier else None
+        if group in lexical:
+            lexical[group].setdefault(candidate.memory.id, candidate)
+    found = {
+        group: _rank(candidates[group], lexical[group], second.hits, tuning, limit, now)
+        for group, limit in limits.items()
+    }
     recent = second.recent
     if recent_tier is not None and not first.exact and len(found[recent_tier]) < limits[recent_tier]:
         recent = await repository.recent(session, user_id, tiers=[recent_tier], limit=limits[recent_tier])
@@ -470,8 +557,7 @@ async def recall_for_companion(
             for memory in recent:
                 if memory.id in seen or len(matches) >= limit:
                     continue
-                score, parts = _breakdown(Candidate(memory, None, []), [], now)
-                matches.append(RecalledMemory(memory, score, {**parts, "strategy": "recent"}))
+                matches.append(_recent(memory, now))
         results.extend(matches)
     await _mark_accessed(session, user_id, results, now)
     return results
@@ -521,8 +607,9 @@ async def update_memory(
         if clash is not None and clash.id != memory.id:
             raise Conflict("An identical memory already exists in that tier", details={"id": str(clash.id)})
     if content != memory.content:
-        vector = await _embed_one(embedder, content)
+        vector, sentence_vectors = await _embed_memory(embedder, content)
         memory.embedding = vector
+        memory.sentence_embeddings = repository.sentence_vectors(sentence_vectors)
         memory.embedding_model = embedder.model_name if vector is not None else None
         if vector is None:
             embed_pending_memories.defer(session)

@@ -21,7 +21,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, TimestampMixin, uuid_pk
@@ -57,6 +57,9 @@ class Memory(TimestampMixin, Base):
     # The column's size is fixed by migration 0003 (EMBEDDING_DIMENSIONS); NULL until embedded.
     embedding: Mapped[list[float] | None] = mapped_column(Vector())
     embedding_model: Mapped[str | None] = mapped_column(String(200))
+    # One embedding per sentence when the content has several (app/memory/sentences.py): '{}' for a
+    # single sentence, NULL until computed. Written and read in SQL only (deferred, never loaded).
+    sentence_embeddings: Mapped[Any] = mapped_column(ARRAY(Vector()), nullable=True, deferred=True)
     meta: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )

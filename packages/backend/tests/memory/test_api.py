@@ -142,8 +142,25 @@ async def test_search_ranks_with_breakdown_and_updates_access(
     assert results[0]["memory"]["id"] == ids[0]
     assert len(results) <= 2
     breakdown = results[0]["breakdown"]
-    assert set(breakdown) == {"similarity", "lexical", "recency", "frequency", "score"}
-    assert all(0.0 <= breakdown[k] <= 1.0 for k in breakdown)
+    assert set(breakdown) == {
+        "similarity",
+        "dense_rank",
+        "lexical",
+        "bm25",
+        "lexical_rank",
+        "coverage",
+        "relevance",
+        "recency",
+        "frequency",
+        "score",
+        "strategy",
+    }
+    bounded = ("similarity", "lexical", "coverage", "relevance", "recency", "frequency", "score")
+    assert all(0.0 <= breakdown[k] <= 1.0 for k in bounded)
+    # The best semantic match, no shared search term: first among the dense candidates only.
+    assert breakdown["dense_rank"] == 1
+    assert breakdown["lexical_rank"] is None and breakdown["bm25"] == 0.0
+    assert breakdown["strategy"] is None
     assert results[0]["score"] == pytest.approx(breakdown["score"])
     scores = [r["score"] for r in results]
     assert scores == sorted(scores, reverse=True)

@@ -89,6 +89,7 @@ async def test_provider_down_stores_without_embedding_and_recalls_lexically(
     assert [h.memory.id for h in hits] == [stored.memory.id]
     assert hits[0].breakdown["similarity"] is None and hits[0].breakdown["lexical"] == 1.0
     assert len(openai_server.embedding_requests) == 2  # both calls reached the provider and failed
+    assert hits[0].breakdown["dense_rank"] is None and hits[0].breakdown["lexical_rank"] == 1
 
 
 async def test_companion_strategy(db: AsyncSession, local_embedder: LocalEmbedder) -> None:
@@ -184,21 +185,46 @@ async def test_recency_and_frequency_enter_the_score(db: AsyncSession, local_emb
     )  # 60 days, 7-day half-life
     for hit in hits:
         b = hit.breakdown
-        expected = 0.80 * b["similarity"] + 0.05 * b["lexical"] + 0.10 * b["recency"] + 0.05 * b["frequency"]
+        expected = 0.94 * b["relevance"] + 0.04 * b["recency"] + 0.02 * b["frequency"]
         assert hit.score == pytest.approx(expected, abs=1e-5)
+        # Both memories share "dog" and "park" with the query and are its two nearest: their
+        # relevance comes from their ranks in both rankings (reciprocal rank fusion).
+        assert b["dense_rank"] in (1, 2) and b["lexical_rank"] in (1, 2)
+        expected_rrf = (1 / (60 + b["dense_rank"]) + b["coverage"] ** 3 / (60 + b["lexical_rank"])) / (2 / 61)
+        assert b["relevance"] == pytest.approx(expected_rrf, abs=1e-5)
 
 
 def test_score_is_bounded() -> None:
     now = datetime.now(UTC)
     assert sum(scoring.WEIGHTS.values()) == pytest.approx(1.0)
-    assert scoring.combine(1.0, 1.0, 1.0, 1.0) == pytest.approx(1.0)
-    assert scoring.combine(None, 0.0, 0.0, 0.0) == 0.0
-    assert scoring.combine(-0.4, 3.0, float("nan"), 2.0) <= 1.0
+    assert scoring.combine(1.0, 1.0, 1.0) == pytest.approx(1.0)
+    assert scoring.combine(0.0, 0.0, 0.0) == 0.0
+    assert scoring.combine(-0.4, 3.0, float("nan")) <= 1.0
     assert scoring.recency(now + timedelta(days=1), now, MemoryTier.task) == 1.0  # clock skew
     assert scoring.recency(now - timedelta(days=7), now, MemoryTier.task) == pytest.approx(0.5)
     assert scoring.frequency(0) == 0.0 and scoring.frequency(10_000) == 1.0
-    assert scoring.lexical([], ["a"]) == 0.0
-    assert scoring.lexical(["a", "b"], ["b", "c"]) == 0.5
+
+
+def test_fusion_ranks_and_blend() -> None:
+    first_in_both = scoring.Signals(0.9, 1, 5.0, 1, 1.0)
+    first_dense_only = scoring.Signals(0.9, 1, 0.0, None, 0.0)
+    first_lexical_only = scoring.Signals(None, None, 5.0, 1, 1.0)
+    nowhere = scoring.Signals(0.1, None, 0.0, None, 0.0)
+    assert scoring.rrf(first_in_both) == pytest.approx(1.0)
+    assert scoring.rrf(first_dense_only) == pytest.approx(0.5)
+    assert scoring.rrf(first_lexical_only) == pytest.approx(0.5)
+    assert scoring.rrf(nowhere) == 0.0
+    assert scoring.rrf(scoring.Signals(0.5, 10, 1.0, 10, 0.5)) < scoring.rrf(
+        scoring.Signals(0.5, 2, 1.0, 9, 0.5)
+    )
+    # The blend: cosine rescaled above the floor, BM25 relative to the query's best match.
+    assert scoring.blend(first_in_both, best_bm25=5.0, floor=0.15) == pytest.approx(
+        0.5 * (0.9 - 0.15) / 0.85 + 0.5
+    )
+    assert scoring.blend(first_lexical_only, best_bm25=0.0, floor=0.15) == 0.0
+    # The floor: semantically close, or most of the query's terms.
+    assert scoring.passes_floor(0.2, 0.0, 0.15) and scoring.passes_floor(None, 0.6, 0.15)
+    assert not scoring.passes_floor(0.1, 0.4, 0.15) and not scoring.passes_floor(None, 0.0, 0.15)
 
 
 def test_goal_talk_detection() -> None:
