@@ -3,6 +3,7 @@
 
 from app.memory import data as _export  # noqa: F401 - registers the export section
 from app.memory.embeddings import create_embedder
+from app.memory.highlights import CaredAbout, cared_about
 from app.memory.maintenance import count_to_reembed, reembed
 from app.memory.router import router
 from app.memory.service import (
@@ -18,9 +19,11 @@ from app.memory.tasks import JOBS
 
 __all__ = [
     "JOBS",
+    "CaredAbout",
     "RecalledMemory",
     "RememberResult",
     "archive_goal_memories",
+    "cared_about",
     "count_to_reembed",
     "create_embedder",
     "recall_for_companion",
