@@ -29,7 +29,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -608,6 +608,6 @@ async def cared_about(session: AsyncSession, user_ids: Sequence[uuid.UUID], max_
             func.length(Memory.content) <= max_chars,
         )
         .order_by(Memory.user_id, Memory.access_count.desc(), Memory.created_at.desc(), Memory.id)
-        .distinct(Memory.user_id)
+        .ext(distinct_on(Memory.user_id))
     )
     return list(result.all())

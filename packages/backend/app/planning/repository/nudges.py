@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import case, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import DailyTriad, Goal, Mission, Streak
@@ -38,7 +39,7 @@ async def smallest_missions(session: AsyncSession, user_ids: Sequence[uuid.UUID]
             Goal.status == GoalStatus.active,
         )
         .order_by(Mission.user_id, Mission.estimated_minutes, _ENERGY_ORDER, Mission.created_at, Mission.id)
-        .distinct(Mission.user_id)
+        .ext(distinct_on(Mission.user_id))
     )
     return (await session.execute(query)).all()
 
@@ -60,7 +61,7 @@ async def top_missions(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> 
             Mission.created_at,
             Mission.id,
         )
-        .distinct(Mission.user_id)
+        .ext(distinct_on(Mission.user_id))
     )
     return (await session.execute(query)).all()
 
@@ -71,7 +72,7 @@ async def main_goals(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> Se
         select(Goal.user_id, Goal.id, Goal.title)
         .where(Goal.user_id.in_(user_ids), Goal.status == GoalStatus.active)
         .order_by(Goal.user_id, Goal.importance.desc(), Goal.updated_at.desc(), Goal.id)
-        .distinct(Goal.user_id)
+        .ext(distinct_on(Goal.user_id))
     )
     return (await session.execute(query)).all()
 
