@@ -222,6 +222,10 @@ TEMPLATES: Final[dict[tuple[NotificationKind, int], tuple[Template, ...]]] = {
             "it going. Resting is fine too.",
             ("streak",),
         ),
+        T(
+            "A small step this evening",
+            "If there's room this evening, one small mission is plenty. Resting is fine too.",
+        ),
     ),
     (NotificationKind.triad_ready, 0): (
         T(
@@ -248,7 +252,8 @@ def _variant(options: Sequence[Template], available: dict[str, str], seed: str) 
 def render(
     kind: NotificationKind, step: int, channel: NotificationChannel, ctx: NoteContext, seed: str = ""
 ) -> Content:
-    """The template text of a note (never fails: the last variant of each kind needs no context)."""
+    """The template text of a note (never fails: the last variant of each kind needs no context,
+    tests/nudges/test_content.py checks it)."""
     available = slots(ctx)
     template = _variant(TEMPLATES[(kind, step)], available, seed)
     title = template.title.format(**available)

@@ -28,12 +28,24 @@ def smtp() -> Iterator[SMTPServer]:
 
 
 @pytest.fixture
-def nudge_settings(settings_factory: Any, smtp: SMTPServer) -> Settings:
+def nudge_overrides() -> dict[str, Any]:
+    """Settings a test changes: ``@pytest.mark.parametrize("nudge_overrides", [{...}])``."""
+    return {}
+
+
+@pytest.fixture
+def nudge_settings(settings_factory: Any, smtp: SMTPServer, nudge_overrides: dict[str, Any]) -> Settings:
     return settings_factory(  # type: ignore[no-any-return]
-        notify_smtp_url=smtp.url,
-        notify_email_from=EMAIL_FROM,
-        notify_smtp_timeout_seconds=2,
-        public_base_url="http://testserver",
+        **{
+            "notify_smtp_url": smtp.url,
+            "notify_email_from": EMAIL_FROM,
+            "notify_smtp_timeout_seconds": 2,
+            "public_base_url": "http://testserver",
+            # The tests move a fake clock by days within real seconds; the Redis gate counts real
+            # seconds, so it is off here and tested on its own (test_activity.py).
+            "nudge_activity_coalesce_seconds": 0,
+            **nudge_overrides,
+        }
     )
 
 

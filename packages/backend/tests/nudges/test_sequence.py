@@ -75,7 +75,9 @@ async def test_day_2_in_app_day_4_email_day_7_sms_then_silence(
     assert len(await store.notes("user_seq")) == 3 and len(smtp.received) == 1
 
 
-async def test_without_sms_opt_in_day_7_is_suppressed(api: Any, clock: FakeClock, sweep: Any, store: Store) -> None:
+async def test_without_sms_opt_in_day_7_is_suppressed(
+    api: Any, clock: FakeClock, sweep: Any, store: Store
+) -> None:
     await active_user(api, clock, "user_nosms")
     for day in (15, 17, 20):
         await sweep(at(day, 10))
@@ -93,7 +95,9 @@ async def test_returning_ends_the_sequence_and_the_next_drop_off_starts_a_new_on
     await store.set_email("user_back", "back@example.com")
     await sweep(at(15, 10))  # step 1 sent
     clock.set(at(16, 12))
-    await me.post("/goals", {"title": "Back again", "goal_type": "abstract", "value_category": "growth"}, expect=201)
+    await me.post(
+        "/goals", {"title": "Back again", "goal_type": "abstract", "value_category": "growth"}, expect=201
+    )
 
     for day in (17, 18):
         await sweep(at(day, 10))  # day 4 of the old sequence comes and goes: no email
@@ -117,9 +121,14 @@ async def test_a_note_planned_before_the_user_returned_is_suppressed_not_sent(
     await sweep(at(15, 10))
     smtp.stop()  # the relay is down: the day-4 email stays pending, to be retried
     await sweep(at(17, 10))
-    assert [n.state for n in await store.notes("user_race")] == [NotificationState.sent, NotificationState.pending]
+    assert [n.state for n in await store.notes("user_race")] == [
+        NotificationState.sent,
+        NotificationState.pending,
+    ]
     clock.set(at(17, 10, 5))
-    await me.post("/goals", {"title": "Here", "goal_type": "abstract", "value_category": "growth"}, expect=201)
+    await me.post(
+        "/goals", {"title": "Here", "goal_type": "abstract", "value_category": "growth"}, expect=201
+    )
     smtp.start()
     report = await sweep(at(17, 10, 30))
     assert report.delivered == {"suppressed:user_returned": 1}
@@ -153,14 +162,14 @@ async def test_double_sweeps_and_two_concurrent_workers_send_once(
     other = create_resources(nudge_settings)  # a second worker process: its own pool and Redis client
     try:
         moment = at(17, 10)
-        first, second = await asyncio.gather(
-            run_sweep(app.state.resources, moment), run_sweep(other, moment)
-        )
+        first, second = await asyncio.gather(run_sweep(app.state.resources, moment), run_sweep(other, moment))
         again = await run_sweep(other, moment + timedelta(minutes=15))
     finally:
         await other.close()
     assert first.delivered["sent:email"] + second.delivered["sent:email"] == len(subs)
     assert again.rows_written == 0
-    assert sorted(r for mail in smtp.received for r in mail.recipients) == sorted(f"{s}@example.com" for s in subs)
+    assert sorted(r for mail in smtp.received for r in mail.recipients) == sorted(
+        f"{s}@example.com" for s in subs
+    )
     for sub in subs:
         assert [n.step for n in await store.notes(sub)] == [1, 2]
