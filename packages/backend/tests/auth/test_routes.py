@@ -15,7 +15,8 @@ import httpx
 from tests.auth.test_tokens import assert_401
 
 PUBLIC_PREFIXES = ("/api/v1/health",)
-PUBLIC_PATHS = {"/api/v1/webhooks/clerk"}
+# The webhook authenticates with its Svix signature; unsubscribe with the signed token in the link.
+PUBLIC_PATHS = {"/api/v1/webhooks/clerk", "/api/v1/notifications/unsubscribe"}
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
@@ -43,9 +44,9 @@ def test_every_api_route_declares_the_bearer_scheme(app: Any) -> None:
     assert undeclared == []
 
 
-def test_public_routes_are_exactly_health_and_the_webhook(app: Any) -> None:
+def test_public_routes_are_exactly_health_the_webhook_and_unsubscribe(app: Any) -> None:
     public = {p for _, p, _ in api_operations(app)} - {p for _, p, _ in protected_operations(app)}
-    assert "/api/v1/webhooks/clerk" in public
+    assert {"/api/v1/webhooks/clerk", "/api/v1/notifications/unsubscribe"} <= public
     assert all(p.startswith(PUBLIC_PREFIXES) or p in PUBLIC_PATHS for p in public)
 
 
@@ -63,3 +64,6 @@ async def test_public_routes_need_no_token(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/health/live")).status_code == 200
     # The webhook authenticates with its Svix signature instead: unsigned is 400, never 401.
     assert (await client.post("/api/v1/webhooks/clerk", content=b"{}")).status_code == 400
+    # Unsubscribe authenticates with the link's signed token: a bad one is 400, never 401.
+    bad = await client.get("/api/v1/notifications/unsubscribe", params={"token": "not-a-real-token"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_token"
