@@ -141,12 +141,15 @@ async def due_recipients(
     lock: bool = True,
 ) -> list[Recipient]:
     """Users whose sequence needs a look (``next_check_at`` has come), in (next_check_at, user)
-    order after ``after``. Locked rows (another sweep's) are skipped; ``lock=False`` for dry runs."""
-    query = _recipients().where(NudgeState.next_check_at <= now)
-    if after is not None:
-        query = query.where(tuple_(NudgeState.next_check_at, NudgeState.user_id) > tuple_(*after))
+    order after ``after``; a named user always (to say where their sequence stands). Locked rows
+    (another sweep's) are skipped; ``lock=False`` for dry runs."""
+    query = _recipients()
     if user_id is not None:
         query = query.where(NudgeState.user_id == user_id)
+    else:
+        query = query.where(NudgeState.next_check_at <= now)
+    if after is not None:
+        query = query.where(tuple_(NudgeState.next_check_at, NudgeState.user_id) > tuple_(*after))
     query = query.order_by(NudgeState.next_check_at, NudgeState.user_id).limit(limit)
     if lock:
         query = query.with_for_update(of=NudgeState, skip_locked=True)

@@ -122,12 +122,12 @@ class Sweep:
                 if not users:
                     return
                 last = users[-1]
-                assert last.next_check_at is not None
-                after = (last.next_check_at, last.user_id)
-                prefs = {u.user_id: self._prefs(u) for u in users}
+                after = (last.next_check_at or self.now, last.user_id)
+                prefs, plans = self._all_prefs(users)
+                users = [u for u in users if u.user_id in prefs]
                 contexts = await self._contexts(session, users, prefs, NotificationKind.dropoff)
                 tallies, _ = await self._recent(session, users, prefs)
-                plans = [
+                plans += [
                     self._safely(
                         u, self.planner.dropoff, u, prefs[u.user_id], contexts[u.user_id], tallies[u.user_id]
                     )
@@ -150,18 +150,21 @@ class Sweep:
             chunk = candidates[start : start + self.batch]
             async with self._transaction() as session:
                 users = await repository.recipients(session, chunk)
-                prefs = {u.user_id: self._prefs(u) for u in users}
+                prefs, plans = self._all_prefs(users, sequence=False)
                 due = [
-                    u for u in users if self._daily_may_be_due(u, prefs[u.user_id], streaks.get(u.user_id))
+                    u
+                    for u in users
+                    if u.user_id in prefs
+                    and self._daily_may_be_due(u, prefs[u.user_id], streaks.get(u.user_id))
                 ]
-                if not due:
+                if not due and not plans:
                     continue
-                if not self.dry_run:  # lock those (skipping any another sweep holds) and read them again
+                if not self.dry_run and due:  # lock those (skipping any another sweep holds), read again
                     due = await repository.recipients(session, [u.user_id for u in due], lock=True)
                 tallies, handled = await self._recent(session, due, prefs)
                 streak_ctx = await self._contexts(session, due, prefs, NotificationKind.streak_risk)
                 triad_ctx = await self._contexts(session, due, prefs, NotificationKind.triad_ready)
-                plans = [
+                plans += [
                     self._safely(
                         u,
                         self.planner.daily,
@@ -194,12 +197,30 @@ class Sweep:
         try:
             return decide(*args)
         except Exception as exc:  # noqa: BLE001 - per-user isolation: the batch goes on
-            log.warning("nudge_planning_failed", user_id=str(user.user_id), error=type(exc).__name__)
-            self.report.errors += 1
-            return Plan(user, state={"next_check_at": self.now + RETRY_PLANNING}, failed=True)
+            return self._failed(user, exc)
 
     def _prefs(self, user: Recipient) -> NudgePrefs:
         return read_prefs(self.settings, user.timezone, user.communication, user.custom_hours)
+
+    def _all_prefs(
+        self, users: Sequence[Recipient], *, sequence: bool = True
+    ) -> tuple[dict[uuid.UUID, NudgePrefs], list[Plan]]:
+        """Each user's preferences; a user whose stored preferences cannot be read is set aside
+        (logged; with ``sequence``, their sequence is looked at again later) so the batch goes on."""
+        found: dict[uuid.UUID, NudgePrefs] = {}
+        failed: list[Plan] = []
+        for user in users:
+            try:
+                found[user.user_id] = self._prefs(user)
+            except Exception as exc:  # noqa: BLE001 - per-user isolation
+                failed.append(self._failed(user, exc, sequence=sequence))
+        return found, failed
+
+    def _failed(self, user: Recipient, exc: Exception, *, sequence: bool = True) -> Plan:
+        log.warning("nudge_planning_failed", user_id=str(user.user_id), error=type(exc).__name__)
+        self.report.errors += 1
+        state = {"next_check_at": self.now + RETRY_PLANNING} if sequence else None
+        return Plan(user, state=state, failed=True)
 
     async def _recent(
         self, session: AsyncSession, users: Sequence[Recipient], prefs: dict[uuid.UUID, NudgePrefs]
