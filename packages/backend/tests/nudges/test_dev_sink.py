@@ -30,10 +30,14 @@ KEYS = (
 
 @pytest.fixture
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """None of these variables and an empty working directory; os.environ restored afterwards."""
+    saved = dict(os.environ)
     for key in KEYS:
-        monkeypatch.delenv(key, raising=False)
+        os.environ.pop(key, None)
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 async def test_mails_land_in_the_data_folder(settings_factory: Any, tmp_path: Path) -> None:
