@@ -20,7 +20,6 @@ from app.nudges.rules import DROPOFF
 # The notification centre: what the in-app and push channels delivered.
 CENTRE_CHANNELS = (NotificationChannel.in_app, NotificationChannel.push)
 RESPONSE_WINDOW = timedelta(hours=24)
-INSERT_CHUNK = 1000  # rows per INSERT (PostgreSQL allows 32767 parameters per statement)
 
 
 @dataclass(frozen=True)
@@ -207,26 +206,24 @@ async def recent_notes(
 
 async def insert_notes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Insert outbox rows; a row whose (user, kind, step, local date) exists is skipped. Returns the
-    rows inserted (with their ids)."""
-    inserted: list[dict[str, Any]] = []
-    for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows[start : start + INSERT_CHUNK]
-        result = await session.execute(
-            insert(Notification)
-            .values(list(chunk))
-            .on_conflict_do_nothing(constraint="uq_notifications_user_id")
-            .returning(
-                Notification.id,
-                Notification.user_id,
-                Notification.kind,
-                Notification.step,
-                Notification.local_date,
-                Notification.state,
-                Notification.reason,
-            )
-        )
-        inserted.extend(dict(row._mapping) for row in result)
-    return inserted
+    rows inserted. One cached statement, sent as batched multi-row INSERTs (insertmanyvalues)."""
+    if not rows:
+        return []
+    result = await session.execute(
+        insert(Notification)
+        .on_conflict_do_nothing(constraint="uq_notifications_user_id")
+        .returning(
+            Notification.id,
+            Notification.user_id,
+            Notification.kind,
+            Notification.step,
+            Notification.local_date,
+            Notification.state,
+            Notification.reason,
+        ),
+        list(rows),
+    )
+    return [dict(row._mapping) for row in result]
 
 
 async def update_states(session: AsyncSession, updates: Sequence[dict[str, Any]]) -> None:

@@ -159,9 +159,15 @@ class Sweep:
                 ]
                 if not due and not plans:
                     continue
+                tallies, handled = await self._recent(session, due, prefs)
+                due = [
+                    u
+                    for u in due
+                    if self._daily_left(u, prefs[u.user_id], streaks.get(u.user_id), handled[u.user_id])
+                ]
                 if not self.dry_run and due:  # lock those (skipping any another sweep holds), read again
                     due = await repository.recipients(session, [u.user_id for u in due], lock=True)
-                tallies, handled = await self._recent(session, due, prefs)
+                    tallies, handled = await self._recent(session, due, prefs)
                 streak_ctx = await self._contexts(session, due, prefs, NotificationKind.streak_risk)
                 triad_ctx = await self._contexts(session, due, prefs, NotificationKind.triad_ready)
                 plans += [
@@ -191,6 +197,16 @@ class Sweep:
         if streak is not None:
             targets.append(self.planner.streak_time)
         return self.user_id is not None or any(local >= target for target in targets)
+
+    def _daily_left(
+        self, user: Recipient, prefs: NudgePrefs, streak: Any, handled: set[tuple[NotificationKind, Any]]
+    ) -> bool:
+        """Whether a daily note this user may get is not handled yet today."""
+        today = prefs.today(self.now)
+        wanted = {NotificationKind.streak_risk} if streak is not None else set()
+        if prefs.triad_ready:
+            wanted.add(NotificationKind.triad_ready)
+        return self.user_id is not None or bool(wanted - {kind for kind, day in handled if day == today})
 
     def _safely(self, user: Recipient, decide: Callable[..., Plan], *args: Any) -> Plan:
         """One user's decision; if it raises, the user is logged and looked at again later."""

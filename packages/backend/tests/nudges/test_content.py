@@ -195,3 +195,8 @@ async def test_with_a_model_its_text_is_sent_only_when_it_passes(
 
 def test_the_list_is_in_code_and_not_empty() -> None:
     assert len(BANNED) >= 20
+
+
+@pytest.mark.parametrize("text", [*SHAMING, "Lose 5 kg by summer", "Missions for today are ready"])
+def test_the_one_pass_check_agrees_with_the_list(text: str) -> None:
+    assert is_clean(text) == (banned_phrases(text) == [])
