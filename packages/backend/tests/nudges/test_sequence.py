@@ -7,6 +7,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from app.models.enums import NotificationState
 from app.nudges import run_sweep
 from app.runtime import create_resources
@@ -173,3 +175,33 @@ async def test_double_sweeps_and_two_concurrent_workers_send_once(
     )
     for sub in subs:
         assert [n.step for n in await store.notes(sub)] == [1, 2]
+
+
+async def test_channel_opt_outs_suppress_their_steps(
+    api: Any, clock: FakeClock, sweep: Any, store: Store
+) -> None:
+    await active_user(api, clock, "user_optout", in_app=False, email=False, sms=True)
+    await store.set_email("user_optout", "optout@example.com")
+    for day in (15, 17, 20):
+        await sweep(at(day, 10))
+    assert await store.summary("user_optout") == [
+        ("dropoff", 1, "in_app", "suppressed", "opted_out"),
+        ("dropoff", 2, "email", "suppressed", "opted_out"),
+        ("dropoff", 3, "sms", "sent", None),
+    ]
+
+
+@pytest.mark.parametrize("nudge_overrides", [{"notify_smtp_url": None}])
+async def test_without_an_smtp_relay_the_email_step_is_suppressed(
+    api: Any, clock: FakeClock, sweep: Any, store: Store
+) -> None:
+    await active_user(api, clock, "user_no_relay")
+    await store.set_email("user_no_relay", "relay@example.com")
+    await sweep(at(17, 10))
+    assert (await store.summary("user_no_relay"))[-1] == (
+        "dropoff",
+        2,
+        "email",
+        "suppressed",
+        "channel_unavailable",
+    )
