@@ -14,5 +14,6 @@ Layers import downwards only: api → reply → formation → language.
 from app.companion import data as _data  # noqa: F401 - registers the export sections and erase hook
 from app.companion.api.router import router, sse_router
 from app.companion.formation import JOBS
+from app.companion.language.text import second_person
 
-__all__ = ["JOBS", "router", "sse_router"]
+__all__ = ["JOBS", "router", "second_person", "sse_router"]

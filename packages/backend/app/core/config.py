@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -129,6 +130,36 @@ class Settings(BaseSettings):
     # POST /goals/{id}/decompose per user per minute (it may call a paid model).
     decompose_rate_limit_per_minute: int = Field(default=5, ge=1)
 
+    # --- nudges and notifications (docs/nudges.md) --------------------------------------
+    # Where the service is reached from outside: links in emails (unsubscribe) are built on it.
+    public_base_url: str = "http://127.0.0.1:8000"
+    # smtp://[user:pass@]host[:port] (STARTTLS when offered, required with credentials) or
+    # smtps://... (TLS from the start). Unset: no email channel (email notes are suppressed).
+    notify_smtp_url: SecretStr | None = None
+    notify_email_from: str | None = None
+    notify_smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # A CA bundle to trust for the SMTP server's certificate (a private relay); default: the system's.
+    notify_smtp_ca_file: str | None = None
+    # Signs unsubscribe links; unset: derived from CLERK_SECRET_KEY.
+    notify_signing_secret: SecretStr | None = None
+    notify_unsubscribe_ttl_days: int = Field(default=30, ge=1, le=365)
+    # Delivery attempts per note before it is failed, and the first retry's delay (then doubling).
+    notify_max_attempts: int = Field(default=5, ge=1, le=20)
+    notify_retry_base_seconds: int = Field(default=600, ge=1, le=86_400)
+    # Per user, all channels together; nudge_frequency=gentle halves them (at least 1).
+    nudge_daily_cap: int = Field(default=2, ge=0, le=50)
+    nudge_weekly_cap: int = Field(default=10, ge=0, le=200)
+    # Local-time defaults for users who set none, HH:MM (quiet hours START-END may wrap midnight).
+    nudge_send_time: str = Field(default="10:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    nudge_quiet_hours: str = Field(
+        default="22:00-08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
+    )
+    # When the streak-at-risk note goes out, local time (late in the day).
+    nudge_streak_note_time: str = Field(default="19:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    nudge_sweep_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Activity is written at most once per user per this many seconds (Redis-coalesced).
+    nudge_activity_coalesce_seconds: int = Field(default=300, ge=0, le=3600)
+
     # --- workers ------------------------------------------------------------------------
     # Health reports the worker not_seen once this passes without a beat (one a minute); as low as
     # 1 s so the expiry itself can be exercised.
@@ -170,6 +201,29 @@ class Settings(BaseSettings):
             raise ValueError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY (or an OPENAI_BASE_URL)")
         return self
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be an http(s) URL such as https://api.example.com")
+        return value.rstrip("/")
+
+    @field_validator("notify_smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parts = urlsplit(value.get_secret_value())
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                raise ValueError("must look like smtp://user:pass@host:587 or smtps://user:pass@host:465")
+        return value
+
+    @model_validator(mode="after")
+    def _email_sender(self) -> Settings:
+        if self.notify_smtp_url is not None and not self.notify_email_from:
+            raise ValueError("NOTIFY_SMTP_URL is set but NOTIFY_EMAIL_FROM (the sender address) is not")
+        return self
+
     @model_validator(mode="after")
     def _no_placeholders_in_production(self) -> Settings:
         if self.environment is not Environment.production:
@@ -181,8 +235,14 @@ class Settings(BaseSettings):
         ]
         if self.openai_api_key is not None and _is_placeholder(self.openai_api_key.get_secret_value()):
             bad.append("OPENAI_API_KEY")
+        if self.notify_signing_secret is not None and _is_placeholder(
+            self.notify_signing_secret.get_secret_value()
+        ):
+            bad.append("NOTIFY_SIGNING_SECRET")
         if bad:
             raise ValueError(f"placeholder secrets are not allowed in production: {', '.join(bad)}")
+        if self.notify_smtp_url is not None and not self.public_base_url.startswith("https://"):
+            raise ValueError("PUBLIC_BASE_URL must be https:// in production (emails link to it)")
         if self.clerk_jwt_key and is_development_key(load_public_key(self.clerk_jwt_key)):
             raise ValueError("CLERK_JWT_KEY is a `delight dev` development key; production needs Clerk's key")
         return self

@@ -18,6 +18,21 @@ from app.core.config import DEFAULT_CORS_ORIGINS
 from app.db.migrate import BACKEND_DIR, run_migrations
 from app.devtools.devkeys import DEV_ISSUER, ensure_key_pair, mint_token
 from app.devtools.embedded import EmbeddedService, start_postgres, start_redis
+from app.devtools.mailsink import MailSink
+
+DEV_EMAIL_FROM = "Eliza at Delight <eliza@delight.localhost>"
+# What `delight dev` configured, for other `delight` commands run next to it (`delight nudges`).
+DEV_ENV_FILE = "dev-env.json"
+DEV_ENV_KEYS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CLERK_SECRET_KEY",
+    "CLERK_WEBHOOK_SECRET",
+    "CLERK_JWT_KEY",
+    "NOTIFY_SMTP_URL",
+    "NOTIFY_EMAIL_FROM",
+    "PUBLIC_BASE_URL",
+)
 
 
 def data_dir() -> Path:
@@ -61,6 +76,44 @@ def prepare_environment(directory: Path) -> list[EmbeddedService]:
     return started
 
 
+def start_mail_sink(directory: Path, base: str) -> MailSink | None:
+    """Unless NOTIFY_SMTP_URL is set, an SMTP sink writing mails into ``directory``/mail, with the
+    sender and the public base URL (links in mails) pointing at this server."""
+    sink = None
+    if not os.environ.get("NOTIFY_SMTP_URL"):
+        sink = MailSink(directory / "mail").start()
+        os.environ["NOTIFY_SMTP_URL"] = sink.url
+    if not os.environ.get("NOTIFY_EMAIL_FROM"):
+        os.environ["NOTIFY_EMAIL_FROM"] = DEV_EMAIL_FROM
+    if not os.environ.get("PUBLIC_BASE_URL"):
+        os.environ["PUBLIC_BASE_URL"] = base
+    return sink
+
+
+def write_dev_env(directory: Path) -> Path:
+    """Record the running server's configuration (git-ignored, owner-only, removed on stop)."""
+    path = directory / DEV_ENV_FILE
+    values = {key: os.environ[key] for key in DEV_ENV_KEYS if os.environ.get(key)}
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return path
+
+
+def use_dev_env(directory: Path) -> bool:
+    """For a command run next to `delight dev` in development: fill what the environment (or .env)
+    does not set from the running server's configuration. ``False`` when there is none to use."""
+    configured = {**dotenv_values(".env"), **{key: value for key, value in os.environ.items() if value}}
+    if (configured.get("ENVIRONMENT") or "development") != "development":
+        return False
+    path = directory / DEV_ENV_FILE
+    if not path.exists():
+        return False
+    for key, value in json.loads(path.read_text()).items():
+        if not configured.get(key):
+            os.environ[key] = value
+    return True
+
+
 def dev_token(directory: Path, user_id: str, ttl_seconds: int) -> str:
     """A token the development server accepts (its CLERK_JWT_KEY is this key pair's public half),
     for the authorized party and issuer it checks, read as the server reads them: the environment,
@@ -77,7 +130,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def banner(base: str, directory: object, services: int, token: str) -> str:
+def banner(base: str, directory: object, services: int, token: str, mail: str | None = None) -> str:
     """What ``delight dev`` prints: the addresses, a development token and curl examples, written
     the way README.md's walk-through writes them (BASE is the server's root; the reply is followed
     at the stream_url the chat answer returns)."""
@@ -87,7 +140,9 @@ def banner(base: str, directory: object, services: int, token: str) -> str:
         f"  API       {base}/\n"
         f"  Health    {base}/api/v1/health\n"
         f"  Docs      {base}/docs\n"
-        f"  Data      {directory} (embedded services: {services})\n\n"
+        f"  Data      {directory} (embedded services: {services})\n"
+        + (f"  Mail      {mail}\n" if mail else "")
+        + "\n"
         "In another terminal (a development session token for user_dev, valid 24 h; more with\n"
         "`./scripts/delight dev-token`):\n"
         f"  export BASE={base}\n"
@@ -97,7 +152,7 @@ def banner(base: str, directory: object, services: int, token: str) -> str:
         f"  curl -X POST {auth} -H 'Content-Type: application/json' $BASE/api/v1/companion/chat "
         """-d '{"message": "Hi Eliza, I feel stuck today"}'\n"""
         f'  curl -N {auth} "$BASE/api/v1/companion/stream/<conversation_id>?message_id=<message_id>"\n'
-        "Step by step: README.md (Try it), docs/companion.md, docs/goals.md.\n\n"
+        "Step by step: README.md (Try it), docs/companion.md, docs/goals.md, docs/nudges.md.\n\n"
         "Press Ctrl-C to stop everything.\n"
     )
 
@@ -109,14 +164,19 @@ def run_dev(host: str, port: int, reload: bool, with_worker: bool) -> None:
     directory = data_dir()
     started = prepare_environment(directory)
     worker: subprocess.Popen[bytes] | None = None
+    base = f"http://{host}:{port}"
+    sink: MailSink | None = None
+    dev_env: Path | None = None
     try:
+        sink = start_mail_sink(directory, base)
+        dev_env = write_dev_env(directory)
         typer.echo("applying migrations ...")
         run_migrations(os.environ["DATABASE_URL"])
         if with_worker:
             worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=BACKEND_DIR)
-        base = f"http://{host}:{port}"
         token = dev_token(directory, "user_dev", 24 * 3600)
-        typer.echo(banner(base, directory, len(started), token))
+        mail = f"{sink.folder}/ (every email sent lands here: SMTP sink at {sink.url})" if sink else None
+        typer.echo(banner(base, directory, len(started), token, mail))
         import uvicorn  # noqa: PLC0415
 
         uvicorn.run(
@@ -135,6 +195,10 @@ def run_dev(host: str, port: int, reload: bool, with_worker: bool) -> None:
                 worker.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 worker.kill()
+        if sink is not None:
+            sink.stop()
+        if dev_env is not None:
+            dev_env.unlink(missing_ok=True)
         for service in reversed(started):
             service.stop()
         typer.echo("stopped.")

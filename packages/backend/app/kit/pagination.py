@@ -1,7 +1,12 @@
-"""One page shape for every offset-paginated list (goals, missions, conversations)."""
+"""One page shape for every offset-paginated list (goals, missions, conversations), and the opaque
+keyset cursor of lists paginated newest first on (timestamp, id) (notifications)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import uuid
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
@@ -20,3 +25,21 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+def encode_cursor(moment: datetime, item_id: uuid.UUID) -> str:
+    """An opaque cursor for the position after (``moment``, ``item_id``)."""
+    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{item_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The position a cursor names; ``ValueError`` if it is not one ``encode_cursor`` made."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, item_id = raw.partition("|")
+        moment = datetime.fromisoformat(stamp)
+        if moment.tzinfo is None:
+            raise ValueError("cursor without a time zone")
+        return moment, uuid.UUID(item_id)
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError("not a cursor") from exc

@@ -3,6 +3,7 @@
 
 from app.memory import data as _export  # noqa: F401 - registers the export section
 from app.memory.embeddings import create_embedder
+from app.memory.highlights import CaredAbout, cared_about
 from app.memory.maintenance import count_to_reembed, reembed
 from app.memory.pgvector import detect_at_startup as detect_pgvector
 from app.memory.router import router
@@ -19,9 +20,11 @@ from app.memory.tasks import JOBS
 
 __all__ = [
     "JOBS",
+    "CaredAbout",
     "RecalledMemory",
     "RememberResult",
     "archive_goal_memories",
+    "cared_about",
     "count_to_reembed",
     "create_embedder",
     "detect_pgvector",

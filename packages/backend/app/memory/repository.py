@@ -35,7 +35,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -749,3 +749,24 @@ async def count_for_reembed(session: AsyncSession, model_name: str, force: bool)
     if not force:
         statement = statement.where(_needs_embedding(model_name))
     return int((await session.execute(statement)).scalar_one())
+
+
+async def cared_about(session: AsyncSession, user_ids: Sequence[uuid.UUID], max_chars: int) -> list[Any]:
+    """Per user, the positive preference they mention most (then the newest): (user_id, id, content)."""
+    if not user_ids:
+        return []
+    ids = bindparam("ids", list(user_ids), type_=ARRAY(UUID(as_uuid=True)))
+    result = await session.execute(
+        select(Memory.user_id, Memory.id, Memory.content)
+        .where(
+            Memory.user_id == any_(ids),
+            Memory.tier == MemoryTier.personal,
+            Memory.archived_at.is_(None),
+            Memory.meta["kind"].astext == "preference",
+            func.coalesce(Memory.meta["polarity"].astext, "positive") == "positive",
+            func.length(Memory.content) <= max_chars,
+        )
+        .order_by(Memory.user_id, Memory.access_count.desc(), Memory.created_at.desc(), Memory.id)
+        .ext(distinct_on(Memory.user_id))
+    )
+    return list(result.all())

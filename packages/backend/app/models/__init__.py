@@ -5,6 +5,7 @@ from app.models.companion import Conversation, EmotionalState, Message, ModelUsa
 from app.models.goals import DecompositionProposal, Goal, GoalMilestone
 from app.models.memory import Memory, MemoryTier
 from app.models.missions import DailyTriad, Mission, MissionEvent, MissionSession
+from app.models.nudges import Notification, NudgeState
 from app.models.progress import DailyProgress, EssenceTransaction, Streak
 from app.models.user import User, UserPreferences
 from app.models.webhook import WebhookDelivery
@@ -26,6 +27,8 @@ __all__ = [
     "MissionEvent",
     "MissionSession",
     "ModelUsage",
+    "Notification",
+    "NudgeState",
     "Streak",
     "User",
     "UserPreferences",

@@ -103,3 +103,44 @@ class MessageStatus(StrEnum):
     pending = "pending"  # an assistant reply being generated
     complete = "complete"
     failed = "failed"  # keeps what was produced before the failure
+
+
+class NudgeFrequency(StrEnum):
+    off = "off"  # nothing is sent
+    gentle = "gentle"  # the default: half the caps (docs/nudges.md)
+    regular = "regular"  # the configured caps
+
+
+class NotificationKind(StrEnum):
+    dropoff = "dropoff"  # the re-engagement sequence after 48 h without activity (steps 1, 2, 3)
+    streak_risk = "streak_risk"  # late in the day, a streak of 3+ days would break
+    triad_ready = "triad_ready"  # the day's triad, at the send time (opt-in)
+
+
+class NotificationChannel(StrEnum):
+    in_app = "in_app"  # the notification centre
+    email = "email"
+    sms = "sms"
+    push = "push"  # web push; such notes also show in the notification centre
+
+
+class NotificationState(StrEnum):
+    pending = "pending"  # to be delivered (again, after a failed attempt, at next_attempt_at)
+    sent = "sent"
+    failed = "failed"  # every attempt failed; kept with the last error
+    suppressed = "suppressed"  # not sent, for ``reason``
+
+
+class SuppressionReason(StrEnum):
+    quiet_hours = "quiet_hours"
+    cap = "cap"
+    opted_out = "opted_out"  # the channel is off, or nudge_frequency is off
+    user_returned = "user_returned"  # activity since the sequence began
+    superseded = "superseded"  # a later step of the sequence was due at the same time
+    no_address = "no_address"  # an email with no address on file
+    channel_unavailable = "channel_unavailable"  # e.g. email without NOTIFY_SMTP_URL
+
+
+class ContentSource(StrEnum):
+    template = "template"
+    model = "model"

@@ -145,7 +145,7 @@ class DailyTriad(TimestampMixin, Base):
     local_date: Mapped[date] = mapped_column(Date, nullable=False)
     # [{"slot": "high", "mission_id": "...", "priority": 0.7, "factors": {...}}, ...]
     slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
-    # Every mission offered that day, across refreshes (nudge_response counts them).
+    # Every mission offered that day, across refreshes.
     offered_mission_ids: Mapped[list[str]] = mapped_column(
         JSONB, nullable=False, server_default=text("'[]'::jsonb")
     )

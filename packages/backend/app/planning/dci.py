@@ -8,9 +8,11 @@ every term clamped to [0, 1] and every empty denominator giving 0:
 - completion_rate: completions ÷ (completions + deferrals + abandonments) in the window;
 - engagement_depth: share of the window's completing sessions with notes or a reflection, or with
   actual minutes ≥ the estimate;
-- nudge_response: share of the window's days with a triad on which a mission the triad offered
-  was completed. Delight has no nudge system yet; the daily triad is the nudge the user gets, so
-  this measures answering it. Nudges (spec §6) can replace or join this when they exist.
+- nudge_response: share of the notes Delight sent in the window (nudges, streak and triad notes,
+  every channel) that were followed by activity within 24 h. A note sent less than 24 h before
+  ``now`` and not yet followed is not counted either way; with no note to answer the term is 1
+  (a user who needed no nudge is not marked down for it). The nudges domain keeps the notes and
+  registers the count (``nudge_response_source``), so planning never imports it.
 
 The DCI is shown only after ``MIN_ACTIVE_DAYS`` distinct days with mission activity (a start,
 completion, deferral or abandonment).
@@ -19,8 +21,9 @@ completion, deferral or abandonment).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +41,27 @@ STREAK_LOOKBACK_DAYS: Final = 400
 
 def ratio(part: int, whole: int) -> float:
     return clamp(part / whole) if whole > 0 else 0.0
+
+
+# (session, user_id, first day, last day, now) -> (notes followed by activity within 24 h, notes decided)
+NudgeResponseSource = Callable[[AsyncSession, uuid.UUID, date, date, datetime], Awaitable[tuple[int, int]]]
+_NUDGE_RESPONSES: list[NudgeResponseSource] = []
+
+
+def nudge_response_source(source: NudgeResponseSource) -> NudgeResponseSource:
+    """Register where the notes sent to a user and their responses are counted (the nudges domain)."""
+    if _NUDGE_RESPONSES and _NUDGE_RESPONSES[0] is not source:
+        raise RuntimeError("a nudge response source is already registered")
+    _NUDGE_RESPONSES[:] = [source]
+    return source
+
+
+async def nudge_responses(
+    session: AsyncSession, user_id: uuid.UUID, first: date, end: date, now: datetime
+) -> tuple[int, int]:
+    if not _NUDGE_RESPONSES:
+        raise RuntimeError("no nudge response source registered (app.nudges is not loaded)")
+    return await _NUDGE_RESPONSES[0](session, user_id, first, end, now)
 
 
 @dataclass(frozen=True)
@@ -65,7 +89,9 @@ def combine(streak: int, completion_rate: float, engagement_depth: float, nudge_
     return round(clamp(value), 4)
 
 
-async def compute(session: AsyncSession, user_id: uuid.UUID, end: date, days: int, *, live: bool) -> DciTerms:
+async def compute(
+    session: AsyncSession, user_id: uuid.UUID, end: date, days: int, *, live: bool, now: datetime
+) -> DciTerms:
     first = end - timedelta(days=days - 1)
     completion_days = await repository.completion_dates(
         session, user_id, end - timedelta(days=STREAK_LOOKBACK_DAYS), end
@@ -84,14 +110,8 @@ async def compute(session: AsyncSession, user_id: uuid.UUID, end: date, days: in
     )
     engagement_depth = ratio(deep, len(sessions))
 
-    triads = await repository.triads_between(session, user_id, first, end)
-    completed = await repository.completed_missions_by_day(session, user_id, first, end)
-    answered = sum(
-        1
-        for triad in triads
-        if any((triad.local_date, mission) in completed for mission in triad.offered_mission_ids)
-    )
-    nudge_response = ratio(answered, len(triads))
+    followed, decided = await nudge_responses(session, user_id, first, end, now)
+    nudge_response = ratio(followed, decided) if decided else 1.0
 
     return DciTerms(
         streak=streak,
@@ -106,7 +126,7 @@ async def compute(session: AsyncSession, user_id: uuid.UUID, end: date, days: in
             "abandoned": events["abandoned"],
             "completed_sessions": len(sessions),
             "deep_sessions": deep,
-            "triad_days": len(triads),
-            "triad_days_answered": answered,
+            "nudges": decided,
+            "nudges_followed": followed,
         },
     )

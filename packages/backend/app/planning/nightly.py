@@ -61,7 +61,9 @@ async def run_nightly(
         if goal.id in locked:  # a goal activated since is topped up by the next run
             result.missions_added += await top_up_goal(session, goal, pending_target)
     result.streaks_reset = await repository.expire_streaks(session, user.id, today)
-    result.snapshots = [day.isoformat() for day in await progress.snapshot_missing_days(session, user, today)]
+    result.snapshots = [
+        day.isoformat() for day in await progress.snapshot_missing_days(session, user, today, now)
+    ]
     return result
 
 

@@ -159,7 +159,7 @@ async def dci_report(session: AsyncSession, user: User, now: datetime, days: int
                 f"activity; so far there {'is' if active == 1 else 'are'} {active}."
             ),
         )
-    terms = await dci.compute(session, user.id, today, days, live=True)
+    terms = await dci.compute(session, user.id, today, days, live=True, now=now)
     snapshots = await repository.snapshots_between(session, user.id, start, today)
     return DciOut(
         **base,
@@ -171,10 +171,11 @@ async def dci_report(session: AsyncSession, user: User, now: datetime, days: int
     )
 
 
-async def snapshot_day(session: AsyncSession, user_id: uuid.UUID, day: date) -> None:
-    """Write the snapshot of a finished local day (idempotent: recomputing gives the same row)."""
+async def snapshot_day(session: AsyncSession, user_id: uuid.UUID, day: date, now: datetime) -> None:
+    """Write the snapshot of a finished local day (idempotent: recomputing at the same ``now`` gives
+    the same row; later, notes of the day that were answered since count as followed)."""
     completed = await repository.completed_on_day(session, user_id, day)
-    terms = await dci.compute(session, user_id, day, dci.SNAPSHOT_WINDOW_DAYS, live=False)
+    terms = await dci.compute(session, user_id, day, dci.SNAPSHOT_WINDOW_DAYS, live=False, now=now)
     await repository.upsert_snapshot(
         session,
         {
@@ -193,7 +194,7 @@ async def snapshot_day(session: AsyncSession, user_id: uuid.UUID, day: date) -> 
     )
 
 
-async def snapshot_missing_days(session: AsyncSession, user: User, today: date) -> list[date]:
+async def snapshot_missing_days(session: AsyncSession, user: User, today: date, now: datetime) -> list[date]:
     """Snapshot every finished day of the last week that has none (none before the first goal)."""
     first_goal = await repository.first_goal_at(session, user.id)
     if first_goal is None:
@@ -206,7 +207,7 @@ async def snapshot_missing_days(session: AsyncSession, user: User, today: date) 
     missing = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
     missing = [day for day in missing if day not in present]
     for day in missing:
-        await snapshot_day(session, user.id, day)
+        await snapshot_day(session, user.id, day, now)
     return missing
 
 

@@ -6,15 +6,19 @@ from app.users.data import erase_hook, export_section
 from app.users.deps import Claims, CurrentUser
 from app.users.repository import get_by_clerk_id, upsert_from_clerk
 from app.users.router import router
-from app.users.service import erase_user
+from app.users.schemas import CommunicationPreferences, PreferencesUpdate
+from app.users.service import erase_user, update_preferences
 
 __all__ = [
     "Claims",
+    "CommunicationPreferences",
     "CurrentUser",
+    "PreferencesUpdate",
     "erase_hook",
     "erase_user",
     "export_section",
     "get_by_clerk_id",
     "router",
+    "update_preferences",
     "upsert_from_clerk",
 ]

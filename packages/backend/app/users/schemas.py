@@ -10,6 +10,8 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.models.enums import NudgeFrequency
+
 Theme = Literal["light", "dark", "system"]
 _DAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 
@@ -70,7 +72,9 @@ class CustomHours(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    quiet_hours: HourRange | None = None
+    quiet_hours: HourRange | None = Field(
+        default=None, description="No note is sent inside it, local time (default 22:00-08:00)"
+    )
     work_hours: HourRange | None = None
     preferred_days: list[str] | None = Field(default=None, max_length=7)
 
@@ -87,13 +91,26 @@ class CustomHours(BaseModel):
 
 
 class CommunicationPreferences(BaseModel):
+    """How Delight may reach the user (docs/nudges.md); keys left unset take these defaults."""
+
     model_config = ConfigDict(extra="forbid")
 
-    in_app: bool = True
-    email: bool = True
-    sms: bool = False
-    nudge_frequency: Literal["off", "gentle", "regular"] = "gentle"
-    preferred_send_time: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    in_app: bool = Field(default=True, description="Notes in the app's notification centre")
+    email: bool = Field(default=True, description="Email (day 4 of the re-engagement sequence)")
+    sms: bool = Field(default=False, description="Text message, opt-in (day 7 of the sequence)")
+    push: bool = Field(default=False, description="Web push for the daily notes, opt-in (else in-app)")
+    nudge_frequency: NudgeFrequency = Field(
+        default=NudgeFrequency.gentle,
+        description="off: nothing is sent; gentle: half the daily and weekly caps; regular: the full caps",
+    )
+    preferred_send_time: str | None = Field(
+        default=None,
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Local HH:MM for nudges and the triad note (default 10:00), moved out of quiet hours",
+    )
+    triad_ready: bool = Field(
+        default=False, description="A note at the send time when the day's triad is ready"
+    )
 
 
 class PreferencesOut(BaseModel):

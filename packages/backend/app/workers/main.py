@@ -11,7 +11,7 @@ from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
 from arq.worker import Worker
 
-from app import companion, health, memory, planning
+from app import companion, health, memory, nudges, planning
 from app.core.config import Settings
 from app.core.jobs import Job
 from app.core.logging import get_logger
@@ -20,7 +20,13 @@ from app.runtime import create_resources
 log = get_logger("delight.worker")
 
 # Every domain declares its jobs next to their code (``@job``); the worker only collects them.
-JOBS: tuple[Job[..., Any], ...] = (*health.JOBS, *memory.JOBS, *companion.JOBS, *planning.JOBS)
+JOBS: tuple[Job[..., Any], ...] = (
+    *health.JOBS,
+    *memory.JOBS,
+    *companion.JOBS,
+    *planning.JOBS,
+    *nudges.JOBS,
+)
 # What ARQ registers: one coroutine per job, named after it (the name is what ARQ stores).
 FUNCTIONS: list[WorkerCoroutine] = [job.arq_function() for job in JOBS]  # type: ignore[misc]
 

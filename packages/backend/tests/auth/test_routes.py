@@ -27,6 +27,9 @@ PUBLIC = {
     ("GET", "/api/v1/health/live"),
     ("GET", "/api/v1/health/ready"),
     ("POST", "/api/v1/webhooks/clerk"),  # authenticated by its Svix signature instead
+    # Authenticated by the signed, expiring token in the e-mail's link (RFC 8058 one-click POST too).
+    ("GET", "/api/v1/notifications/unsubscribe"),
+    ("POST", "/api/v1/notifications/unsubscribe"),
 }
 HIDDEN_ALIAS = ("GET", "/api/v1/sse/companion/stream/{conversation_id}")
 
@@ -93,3 +96,6 @@ async def test_public_routes_need_no_token(client: httpx.AsyncClient) -> None:
         assert (await client.get(path)).status_code == 200, path
     # The webhook authenticates with its Svix signature instead: unsigned is 400, never 401.
     assert (await client.post("/api/v1/webhooks/clerk", content=b"{}")).status_code == 400
+    # Unsubscribe authenticates with the link's signed token: a bad one is 400, never 401.
+    bad = await client.get("/api/v1/notifications/unsubscribe", params={"token": "not-a-real-token"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_token"

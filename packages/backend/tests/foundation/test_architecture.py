@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 APP = Path(__file__).resolve().parents[2] / "app"
-DOMAINS = {"users", "webhooks", "memory", "companion", "planning", "health"}
+DOMAINS = {"users", "webhooks", "memory", "companion", "planning", "health", "nudges"}
 FOUNDATION = {"kit", "core", "db", "models"}
 EXCLUDED = ("app.db.migrations",)  # Alembic scripts: loaded by Alembic, never imported by the app
 

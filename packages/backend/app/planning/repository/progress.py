@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
     DailyProgress,
-    DailyTriad,
     EssenceTransaction,
     Goal,
     Mission,
@@ -203,30 +202,6 @@ async def completed_sessions(
         )
     )
     return [tuple(row) for row in rows]  # type: ignore[misc]
-
-
-async def completed_missions_by_day(
-    session: AsyncSession, user_id: uuid.UUID, first: date, last: date
-) -> set[tuple[date, str]]:
-    rows = await session.execute(
-        select(Mission.completed_on, Mission.id).where(
-            Mission.user_id == user_id,
-            Mission.status == MissionStatus.completed,
-            Mission.completed_on.between(first, last),
-        )
-    )
-    return {(day, str(mission_id)) for day, mission_id in rows if day is not None}
-
-
-async def triads_between(
-    session: AsyncSession, user_id: uuid.UUID, first: date, last: date
-) -> Sequence[DailyTriad]:
-    rows = await session.execute(
-        select(DailyTriad)
-        .where(DailyTriad.user_id == user_id, DailyTriad.local_date.between(first, last))
-        .order_by(DailyTriad.local_date)
-    )
-    return rows.scalars().all()
 
 
 # --- snapshots ----------------------------------------------------------------------------
