@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -13,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from app.core.deps import ResourcesDep, SessionDep
 from app.core.embedding import Embedder
 from app.core.errors import invalid_field
+from app.kit.pagination import decode_cursor, encode_cursor
 from app.memory import repository, service
 from app.memory.schemas import (
     MemoryCreate,
@@ -36,16 +35,10 @@ async def _embedder(resources: ResourcesDep) -> Embedder:
 EmbedderDep = Annotated[Embedder, Depends(_embedder)]
 
 
-def encode_cursor(created_at: datetime, memory_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{memory_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def _position(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, memory_id = raw.partition("|")
-        return datetime.fromisoformat(stamp), uuid.UUID(memory_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return decode_cursor(cursor)
+    except ValueError:
         raise invalid_field("cursor", "not a cursor this API returned", location="query") from None
 
 
@@ -84,7 +77,7 @@ async def list_memories(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Any:
-    after = decode_cursor(cursor) if cursor else None
+    after = _position(cursor) if cursor else None
     rows = await repository.list_page(
         session, user.id, tier=tier, source=source, goal_id=goal_id, after=after, limit=limit + 1
     )
