@@ -17,6 +17,8 @@ from app.models import Conversation, EmotionalState, Memory, MemoryTier, Message
 from app.models.enums import MessageRole, MessageStatus
 
 IN_FLIGHT = ("pending",)
+# The source of the memories formed from the user's own words (formation/service.py).
+COMPANION_SOURCE = "companion"
 
 
 # --- conversations ----------------------------------------------------------------------------
@@ -299,10 +301,13 @@ def _restorative(user_id: uuid.UUID) -> Any:
 
 
 def _goals(user_id: uuid.UUID) -> Any:
+    """Goals and plans the user told Eliza (the app's goals reach the companion by title, through
+    app.planning; their memories' text is not for saying back)."""
     return and_(
         Memory.user_id == user_id,
         Memory.tier == MemoryTier.project,
         Memory.archived_at.is_(None),
+        Memory.source == COMPANION_SOURCE,
         Memory.meta["kind"].astext.in_(("goal", "plan")),
     )
 
