@@ -19,14 +19,18 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from app.companion.language.emotion import detect_emotion
 from app.companion.reply.offline import compose_reply
 from app.companion.reply.rules import MemoryNote, TurnContext, analyse
+from app.core.config import Settings
 from app.planning import CompanionGoalContext, GoalSummary
+from tests.companion.support import chat
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MORNING = datetime(2031, 3, 4, 10, 0, tzinfo=BERLIN)
@@ -307,3 +311,51 @@ def test_the_fault_checks_catch_the_replies_of_the_old_voice() -> None:
     assert "leaks a memory's stored text" in faults(leak, "ok")
     unheard = faults("That worry sounds really present for you right now.", "x", frozenset({"money"}))
     assert unheard == ["does not acknowledge the money worry"]
+
+
+# --- end to end: the transcripts of issues 13 and 14, through the real app ----------------------
+
+
+async def test_the_issue_transcripts_through_the_app(
+    client: httpx.AsyncClient, auth_headers: Any, settings: Settings, run_worker: Any
+) -> None:
+    """A goal created in the app (its memory written by the planning domain), memories formed by the
+    worker after every turn, two conversations: no reply has any of the faults, and the goal is named
+    by its title."""
+    headers = auth_headers("user_voice")
+    goal = {
+        "title": "Run a 10k",
+        "description": "Finish a 10k race without walking",
+        "goal_type": "concrete",
+        "value_category": "health",
+        "importance": 4,
+    }
+    assert (await client.post("/api/v1/goals", json=goal, headers=headers)).status_code == 201
+    await run_worker(settings)
+    conversations = [
+        [
+            ("Hi Eliza, I feel stuck today. My thesis is due in three weeks and I keep avoiding it.", "work"),
+            ("I opened the document but just stared at it.",),
+            ("I'm exhausted and have no energy today",),
+        ],
+        [
+            ("Money is really tight this month and I'm worried about rent.", "money"),
+            ("Also my mom is in hospital.", "family"),
+            ("ok",),
+        ],
+    ]
+    replies_by_conversation: list[list[str]] = []
+    for turns in conversations:
+        conversation_id: str | None = None
+        replies: list[str] = []
+        for index, (message, *worries) in enumerate(turns):
+            accepted, sse = await chat(client, headers, message, conversation_id)
+            conversation_id = accepted["conversation_id"]
+            earlier = tuple(m for m, *_ in turns[:index])
+            assert faults(sse.text, message, frozenset(worries), earlier) == [], sse.text
+            replies.append(sse.text)
+            await run_worker(settings)  # the exchange and the user's facts become memories
+        assert len({opener(r) for r in replies}) == len(replies), replies
+        replies_by_conversation.append(replies)
+    low_energy = replies_by_conversation[0][2]
+    assert "your goal “Run a 10k”" in low_energy and "without walking" not in low_energy

@@ -228,7 +228,11 @@ def compose_reply(ctx: TurnContext, guidance: Guidance) -> str:
         if any(w.phrase.startswith("losing ") for w in worries):
             parts.append(said.fresh([f.format(named) for f in _LOSS], seed))
         else:
-            lead = said.fresh(_WORRY_LEAD["many" if len(worries) > 1 else "one"], seed)
+            opening = parts[0].lower() if parts else ""  # "No wonder …" twice in a row reads badly
+            leads = [
+                o for o in _WORRY_LEAD["many" if len(worries) > 1 else "one"] if o.lower()[:9] not in opening
+            ]
+            lead = said.fresh(leads, seed)
             parts.append(f"{lead}: {named}.")
     elif heard.goal and not guidance.vague:
         parts.append(f"Wanting to {heard.goal} — {said.fresh(_GOAL_TAIL, seed)}.")
