@@ -127,16 +127,47 @@ OPENINGS = [
     opening("Had a great day at work, we shipped the feature!"),
     opening("I need to unwind tonight, any ideas?", when=EVENING),
     opening("Thanks, that helps"),
+    # written after the voice above was tuned, to see that it holds beyond the messages it was built on
+    opening("Hey Eliza, my sister isn't talking to me and I don't know why", "family"),
+    opening("My rent went up and my paycheck didn't", "money"),
+    opening("I have a job interview tomorrow and I'm terrified", "work"),
+    opening("I'm drowning in student loans", "money"),
+    opening("My son is struggling at school and I feel helpless", "family"),
+    opening("My knee injury means I can't run anymore", "health"),
+    opening("My girlfriend broke up with me last week", "relationships"),
+    opening("The startup is running out of runway and investors aren't replying", "work"),
+    opening("Hi Eliza!! I got the promotion!!"),
+    opening("Good evening Eliza, I can't sleep again", "health", when=EVENING),
+    opening("my therapist cancelled and I feel lost", "health"),
+    opening(
+        "Honestly everything is falling apart, work, money, my marriage", "work", "money", "relationships"
+    ),
+    opening("I have to grade 120 essays by Monday", "work"),
+    opening("My dad keeps calling me to ask for money", "family", "money"),
+    opening("I think I'm burning out at work", "work"),
+    opening("Yo Eliza what's up"),
+    opening("I owe my friend $500 and I can't pay him back", "money", "relationships"),
+    opening("My mother-in-law is moving in next week and I'm dreading it", "family"),
+    opening("I keep getting headaches and I'm worried it's something serious", "health"),
+    opening("My coworkers keep taking credit for my work", "work"),
+    opening("I want to save enough for a house deposit by next year"),
+    opening("Can't focus, too many meetings, my inbox is a disaster", "work"),
+    opening("It's 2am and I'm still awake worrying about the bills", "money", when=EVENING),
+    opening("Hey, I'm back. The thesis is going better today!"),
+    opening("nothing is working and i'm so tired of trying"),
 ]
 
 # Words a reply may use to show it heard a worry in each area (the test's own lists).
 AREA_WORDS = {
-    "work": r"work|job|boss|manager|thesis|deadlines?|projects?|exams?|presentation|budget|team|clients?",
+    "work": r"work|job|boss|manager|thesis|deadlines?|projects?|exams?|presentation|budget|team|clients?"
+    r"|startup|investors?|essays?|grade|interview|meetings?|inbox|coworkers?",
     "money": r"money|rent|bills?|debts?|afford\w*|pay|savings|tax(?:es)?|costs?|repair|budget|financ\w*",
     "family": r"mom|mum|dad|mother|father|parents?|kids?|children|son|daughter|sister|brother|family"
     r"|grandm\w+|grandp\w+",
-    "health": r"health|sleep|slept|pain|back|doctor|sick|body|rest",
-    "relationships": r"partner|boyfriend|girlfriend|wife|husband|friends?|breakup|relationship|lonely|alone",
+    "health": r"health|sleep|slept|pain|back|knee|doctor|sick|body|rest|headaches?|migraines?|therap\w*"
+    r"|injur\w*",
+    "relationships": r"partner|boyfriend|girlfriend|wife|husband|friends?|breakup|relationship|lonely|alone"
+    r"|marriage|married",
 }
 MEMORY_TEXT = re.compile(
     r"goal \(|importance \d|/5\b|target date:|status:|\buser:|\beliza:|reflection after|notes on the mission"

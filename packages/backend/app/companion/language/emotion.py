@@ -81,6 +81,12 @@ _LEXICON: list[tuple[str, Emotion, float]] = [
         "joy",
         0.6,
     ),
+    (
+        r"got (?:the|a|my) (?:promotion|job|offer|raise)|promoted|passed (?:my|the)|nailed it"
+        r"|(?:i|we) did it",
+        "joy",
+        0.7,
+    ),
     (r"good|nice|fine|better", "joy", 0.3),
     # calm
     (r"calm|relaxed|peaceful|at peace|content|rested|refreshed|centred|centered", "calm", 0.5),

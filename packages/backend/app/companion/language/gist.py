@@ -18,7 +18,7 @@ from app.companion.language.topics import CATEGORIES, STRESS, Category
 from app.kit.text import normalise, words
 
 COMPANION_NAME = "Eliza"
-MAX_PHRASE_WORDS = 9
+MAX_PHRASE_WORDS = 7  # counting "mother-in-law" as three: a restatement never runs long
 
 _GREETING = r"(?:hi+|hello|hey+|hiya|heya|yo|howdy|good (?:morning|afternoon|evening|night)|morning|evening)"
 # "Hi Eliza,", "Hey there!", "Good morning, Eliza." at the start; "Eliza," as a vocative anywhere.
@@ -58,7 +58,9 @@ _FILLER = re.compile(
     re.I,
 )
 _LEAD = re.compile(
-    r"^(?:and|also|plus|but|so|then|on top of (?:that|this|it all)|oh and|and also)\b[ ,]*", re.I
+    r"^(?:and|also|plus|but|so|then|on top of (?:that|this|it all)|oh and|and also|i think|i guess"
+    r"|i feel like|honestly|to be honest)\b[ ,]*",
+    re.I,
 )
 _NOUN_SUBJECT = (
     r"(?:(?:my|our|the|his|her|their)\s+(?:[\w'-]+\s+){0,2}?[\w'-]+"
@@ -67,6 +69,11 @@ _NOUN_SUBJECT = (
 _SUBJECT = rf"(?P<s>{_NOUN_SUBJECT})"
 _LOSS = re.compile(rf"^{_SUBJECT}\s+(?:has\s+|just\s+)?(?:passed away|died|passed)\b.*$", re.I)
 _DUE = re.compile(rf"^{_SUBJECT}\s+(?:is|are|'s|was)\s+(?P<due>(?:over)?due\s+\S.*)$", re.I)
+_BREAKUP = re.compile(
+    r"^(?:(?:my|our) [\w'-]+ (?:broke up with me|left me|dumped me|ended it|ended things)|we broke up"
+    r"|i broke up with\b|i got dumped)\b",
+    re.I,
+)
 _FIGHT = re.compile(
     r"^i (?:had|got into|just had) (?:a|an) (?:[\w-]+ )?(?P<what>fight|argument|row|falling out|blow-up)"
     r" with (?P<x>.+)$",
@@ -130,9 +137,26 @@ def _clean(clause: str) -> str:
     return _FILLER.sub("", text).strip()
 
 
-def _short(text: str, limit: int = MAX_PHRASE_WORDS) -> str | None:
+_TRAILING_TIME = re.compile(
+    r"\s+(?:(?:next|last|this) (?:week|month|year|night|weekend|morning)|again|anymore|tomorrow|today"
+    r"|tonight|yesterday|lately|recently|(?:by|on|before|until) [\w' ]{1,20}|in days|all (?:week|day))$",
+    re.I,
+)
+
+
+def _count(text: str) -> int:
+    return len(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def brief(text: str, limit: int = MAX_PHRASE_WORDS) -> str | None:
+    """``text`` if it is brief, else without its trailing time phrase if that makes it brief."""
     text = strip_end(text)
-    return text if text and len(text.split()) <= limit else None
+    while text and _count(text) > limit:
+        shorter = _TRAILING_TIME.sub("", text)
+        if shorter == text:
+            return None
+        text = shorter
+    return text or None
 
 
 def _yours(text: str) -> str:
@@ -146,40 +170,42 @@ def in_my_words(clause: str) -> str | None:
     text = _clean(clause)
     if not text:
         return None
+    if _BREAKUP.match(text):
+        return "the breakup"
     if match := _FIGHT.match(text):
-        return _short(f"the {match.group('what').lower()} with {_yours(match.group('x'))}")
+        return brief(f"the {match.group('what').lower()} with {_yours(match.group('x'))}")
     if match := _LOSS.match(text):
-        return _short(f"losing {_yours(match.group('s'))}")
+        return brief(f"losing {_yours(match.group('s'))}")
     if match := _DUE.match(text):
-        return _short(f"{_yours(match.group('s'))}, {match.group('due')}")
+        return brief(f"{_yours(match.group('s'))}, {match.group('due')}")
     if match := _WORRIED_ABOUT.match(text):
         feeling = match.group("feeling").lower()
         lead = _WORRY_NOUN.get(feeling, "worrying about")
-        return _short(f"{lead} {_yours(match.group('x'))}")
+        return brief(f"{lead} {_yours(match.group('x'))}")
     if match := _CANT_AFFORD.match(text):
-        return _short(f"not being able to afford {_yours(match.group('x'))}")
+        return brief(f"not being able to afford {_yours(match.group('x'))}")
     if match := _LOST_JOB.match(text):
-        return _short("losing your job" + _yours(match.group("rest")))
+        return brief("losing your job" + _yours(match.group("rest")))
     if match := _BEHIND.match(text):
-        return _short(f"being behind on {_yours(match.group('x'))}")
+        return brief(f"being behind on {_yours(match.group('x'))}")
     if match := _CANT.match(text):
-        return _short(f"not being able to {match.group('x').lower()}{_yours(match.group('rest'))}")
+        return brief(f"not being able to {match.group('x').lower()}{_yours(match.group('rest'))}")
     if match := _PUTTING_OFF.match(text):
-        return _short(f"putting off {_yours(match.group('x'))}")
+        return brief(f"putting off {_yours(match.group('x'))}")
     if match := _FEEL.match(text):
-        return _short(f"feeling {_yours(match.group('x'))}")
+        return brief(f"feeling {_yours(match.group('x'))}")
     if match := _KEEP_DOING.match(text):
         who, doing, rest = match.group("s"), match.group("g").lower(), _yours(match.group("rest"))
         together = re.match(r"^(my [\w'-]+) and i$", who, re.I)
         if together:
-            return _short(f"{doing} with {_yours(together.group(1))}{rest}")
-        return _short(f"{_yours(who)} {doing}{rest}")
+            return brief(f"{doing} with {_yours(together.group(1))}{rest}")
+        return brief(f"{_yours(who)} {doing}{rest}")
     if match := _HAVE.match(text):
-        return _short(f"you have {_yours(match.group('x'))}")
+        return brief(f"you have {_yours(match.group('x'))}")
     if match := _SUBJECT_VERB.match(text):
-        return _short(f"{_yours(match.group('s'))} {_yours(match.group('v'))}")
+        return brief(f"{_yours(match.group('s'))} {_yours(match.group('v'))}")
     if re.match(r"^(?:i|i'm|i've|i'd|my)\b", text, re.I):
-        return _short(_yours(text))
+        return brief(_yours(text))
     return None
 
 
@@ -194,7 +220,11 @@ _TROUBLE = re.compile(
     r"|leaving me|left me|moved out|passed away|died|dying|cancer|fired|laid off|let go|pressure"
     r"|too much|too many|so much|breaking down|exhausting|draining|scary|frightening|brutal|rough"
     r"|(?:haven'?t|hardly|barely|not) (?:slept|sleeping|eaten|eating)|can'?t (?:focus|concentrate|think)"
-    r"|moved away|moving away|procrastinat\w*|putting (?:it|this|that) off|avoiding)\b",
+    r"|moved away|moving away|procrastinat\w*|putting (?:it|this|that) off|avoiding"
+    r"|(?:isn'?t|is not|aren'?t|not|won'?t|stopped) (?:talking|speaking|replying|answering)|ignor\w+|ghost\w*"
+    r"|(?:mad|angry|upset) (?:at|with) me|hates? me|injur\w*|headaches?|migraines?|symptoms?|loans?|owe|debt"
+    r"|can'?t \w+ anymore|running out|run out|out of (?:money|cash|time|runway)|rejected|burn(?:ing|ed|t) out"
+    r"|by (?:mon|tues|wednes|thurs|fri|satur|sun)day|by tomorrow|by tonight|by the end of|disaster)\b",
     re.I,
 )
 _NEGATED = re.compile(r"\b(?:not|no longer|never|isn'?t|aren'?t|wasn'?t)\s+(?:\w+\s+){0,1}$", re.I)
@@ -229,13 +259,14 @@ def _category(text: str) -> tuple[Category, re.Match[str]] | None:
 
 def _is_worry(clause: str, message_is_negative: bool) -> bool:
     lowered = clause.lower()
+    feeling = detect_emotion(clause)
+    if feeling.emotion in ("joy", "calm") and feeling.intensity >= 0.3:
+        return False  # "my family has been great"
     for cue in (STRESS, _TROUBLE):
         match = cue.search(lowered)
         if match and not _NEGATED.search(lowered[max(0, match.start() - 20) : match.start()]):
             return True
-    if detect_emotion(clause).is_negative:
-        return True
-    return message_is_negative and bool(re.search(r"\b(?:i|i'm|my|me)\b", lowered))
+    return feeling.is_negative or message_is_negative
 
 
 def _subject(clause: str, keyword: re.Match[str]) -> str:
@@ -251,9 +282,14 @@ def _subject(clause: str, keyword: re.Match[str]) -> str:
 def _noun_phrase(part: str) -> str | None:
     """A short part without a verb ("the hospital bills") is already a name for the worry."""
     text = _clean(part)
-    if len(text.split()) > 5 or not re.match(r"^(?:my|our|the|his|her|their)\b", text, re.I):
+    if _count(text) > 5 or not re.match(r"^(?:my|our|the|his|her|their)\b", text, re.I):
         return None
     return None if _VERB.search(text) else _yours(text)
+
+
+def _bare_keyword(part: str, keyword: re.Match[str]) -> str | None:
+    """A list item that is just the area ("work, money, my marriage")."""
+    return keyword.group(0).lower() if _clean(part).lower() == keyword.group(0).lower() else None
 
 
 _VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|be|been|do|does|did|can|will|keeps?|\w+ed)\b", re.I)
@@ -272,6 +308,22 @@ def _named_by_area(category: Category, subject: str) -> str:
     }.get(category, subject)
 
 
+_ALSO: dict[Category, str] = {
+    "money": " and the money side of it",
+    "health": " and your health",
+    "work": " and work",
+    "family": " and your family",
+    "relationships": " and the people close to you",
+}
+
+
+def _also(part: str, category: Category) -> str:
+    """The other areas a part names, when it is named by its first area ("… with your dad and the
+    money side of it")."""
+    others = [c for c, pattern in CATEGORIES if c != category and pattern.search(part)]
+    return "".join(_ALSO[c] for c in others[:1])
+
+
 def stressors(message: str) -> list[Topic]:
     """Every worry the message names, in order (at most four)."""
     text = without_address(message)
@@ -279,7 +331,7 @@ def stressors(message: str) -> list[Topic]:
     whole = len(words(text))
     found: list[Topic] = []
     for clause in clauses(text):
-        parts = [p for p in _PARTS.split(clause) if len(words(p)) >= 2]
+        parts = [p for p in _PARTS.split(clause) if words(p)]
         # "I lost my job and the bills keep piling up": each part names its own worry.
         for part in parts:
             hit = _category(part)
@@ -289,9 +341,14 @@ def stressors(message: str) -> list[Topic]:
             subject = _subject(part, keyword)
             if any(t.subject == subject for t in found):
                 continue
-            phrase = in_my_words(part) or _noun_phrase(part)
+            phrase = (
+                in_my_words(part)
+                or _noun_phrase(part)
+                or _bare_keyword(part, keyword)
+                or brief(_yours(_clean(part)))
+            )
             if phrase is None or (whole >= 5 and len(words(phrase)) >= whole):  # it would be the message
-                phrase = _named_by_area(category, subject)
+                phrase = _named_by_area(category, subject) + _also(part, category)
             found.append(Topic(category, phrase, subject))
     to_do = _TO_DO.search(text)
     if to_do and not found:

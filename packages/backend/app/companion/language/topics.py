@@ -32,8 +32,9 @@ CATEGORIES: list[tuple[Category, re.Pattern[str]]] = [
     (
         "health",
         re.compile(
-            r"\b(?:health|sick|ill|illness|pain|doctor|diagnos\w*|sleep|slept|sleeping|insomnia|injur\w*|surgery|weight|"
-            r"therapy|hospital|headaches?|migraines?|back|knee|blood|medication|symptoms?|panic attacks?)\b",
+            r"\b(?:health|sick|ill|illness|pain|doctor|diagnos\w*|sleep|slept|sleeping|insomnia|injur\w*|surgery"
+            r"|weight|therapy|therapist|hospital|headaches?|migraines?|back|knee|blood|medication|symptoms?"
+            r"|panic attacks?)\b",
             re.I,
         ),
     ),

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 
 from app.companion.formation.extraction import extract_facts
 from app.companion.language.emotion import EmotionReading
-from app.companion.language.gist import Topic, greets, listing, names_companion, stressors, without_address
+from app.companion.language.gist import (
+    Topic,
+    brief,
+    greets,
+    listing,
+    names_companion,
+    stressors,
+    without_address,
+)
 from app.companion.language.text import lower_first, second_person, strip_end, upper_first
 from app.companion.reply.rules import (
     Guidance,
@@ -166,16 +174,9 @@ class _Heard:
     @classmethod
     def of(cls, message: str) -> _Heard:
         content = without_address(message)
-        goal = next(
-            (
-                rest
-                for fact in extract_facts(content)
-                if fact.kind == "goal"
-                for rest, is_verb in [goal_object(fact.content)]
-                if is_verb and len(rest.split()) <= 9
-            ),
-            None,
-        )
+        stated = [goal_object(fact.content) for fact in extract_facts(content) if fact.kind == "goal"]
+        # Said back only if it is short (never a long run of the user's words).
+        goal = next((short for rest, is_verb in stated if is_verb and (short := brief(rest))), None)
         return cls(
             worries=stressors(message)[:4],
             goal=goal,
@@ -364,6 +365,8 @@ def _next_step(
     earlier = _earlier_worries(ctx)
     if earlier:  # what this conversation is about, said in a new way
         return said.fresh(_worry_step(earlier), seed)
+    if emotion.emotion in ("joy", "calm") and emotion.intensity >= 0.3:
+        return said.fresh(("What made it feel that way?", "What's next for you today?"), seed)
     if goal:
         return said.fresh(_goal_steps(goal), seed)
     if emotion.is_negative:
@@ -375,8 +378,7 @@ def _next_step(
             ),
             seed,
         )
-    if emotion.emotion in ("joy", "calm"):
-        return said.fresh(("What made it feel that way?", "What's next for you today?"), seed)
+
     return said.fresh(
         (
             "What feels most important to focus on next?",
@@ -397,22 +399,30 @@ def _worry_step(worries: list[Topic]) -> tuple[str, ...]:
         )
     worry = worries[0]
     if worry.category == "work":
-        return _work_steps(worry.subject)
+        return _work_steps(worry.subject, worry.phrase)
     return _CATEGORY_STEPS.get(worry.category, _CATEGORY_STEPS["other"])
 
 
 _PEOPLE_AT_WORK = re.compile(r"\b(?:boss|manager|team|clients?|colleagues?|co-?workers?|customers?)\b", re.I)
 
 
-def _work_steps(subject: str) -> tuple[str, ...]:
-    if _PEOPLE_AT_WORK.search(subject) or subject in ("work", "deadlines", "deadline"):
+_EVENT = re.compile(r"\b(?:interview|presentation|exams?|pitch|meeting|talk|review|defen[cs]e)\b", re.I)
+
+
+def _work_steps(subject: str, said_about: str = "") -> tuple[str, ...]:
+    if _EVENT.search(said_about) or _EVENT.search(subject):
+        return (
+            "What's one small thing you could do today to feel more ready?",
+            "What would help you feel a little more prepared — something small?",
+            "Which part of it feels shakiest, and what would shore it up a bit?",
+        )
+    generic = not subject.startswith(("your ", "the "))
+    if generic or _PEOPLE_AT_WORK.search(subject):
         return (
             "What's one small thing at work that is within your control this week?",
             "What's the one piece of this you could move forward today?",
             "What would make the next day at work a little easier?",
         )
-    if re.search(r"\bexams?\b", subject):
-        subject = f"revision for {subject}"
     return (
         f"What's one small piece of {subject} you could do in the next 30 minutes?",
         f"If you gave {subject} just 20 minutes today, what would you start with?",

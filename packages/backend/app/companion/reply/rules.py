@@ -80,7 +80,7 @@ _SMALL_TALK = re.compile(
 )
 _THANKS = re.compile(r"\b(?:thanks|thank you|thx|ty|appreciate it)\b", re.I)
 _QUESTION_START = re.compile(
-    r"^(?:how|what|why|when|where|which|who|should|can|could|would|do|does|is|are|will)\b", re.I
+    r"^(?:how|what|why|when|where|which|who|should|can|could|would|do|does|is|are|will)\b(?!')", re.I
 )
 _VAGUE_MARKERS = re.compile(
     r"\b(?:idk|i don'?t know|dunno|meh|ugh|whatever|stuff|things|everything|something|not sure|help"
