@@ -15,8 +15,6 @@ while another phrasing is left.
 from __future__ import annotations
 
 import re
-import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.companion.formation.extraction import extract_facts
@@ -31,6 +29,17 @@ from app.companion.language.gist import (
     without_address,
 )
 from app.companion.language.text import lower_first, second_person, strip_end, upper_first
+from app.companion.reply.phrasing import (
+    ACK,
+    ACK_SPARE,
+    AVOIDING_NOTE,
+    FEELING_WORD,
+    GOAL_TAIL,
+    LOSS,
+    WORRY_LEAD,
+    Said,
+    worry_step,
+)
 from app.companion.reply.rules import (
     Guidance,
     MemoryNote,
@@ -40,125 +49,17 @@ from app.companion.reply.rules import (
     restorative_activity,
 )
 from app.companion.repository import COMPANION_SOURCE
-from app.kit.text import STOP_WORDS, normalise, words
+from app.kit.text import STOP_WORDS, words
 from app.planning import CompanionGoalContext
 
 RESPONDER = "offline"
 MAX_RECOLLECTION_WORDS = 14
 
-_ACK: dict[str, tuple[str, ...]] = {
-    "overwhelm": (
-        "That sounds like a lot to carry right now.",
-        "No wonder you feel stretched — that's a heavy load.",
-        "That's a lot on your plate, and it makes sense that it feels like too much.",
-    ),
-    "fear": (
-        "It makes sense to feel anxious about this.",
-        "That worry sounds really present for you right now.",
-        "Feeling uneasy about this is completely understandable.",
-        "Of course that's weighing on you.",
-    ),
-    "sadness": (
-        "I'm sorry you're feeling this way — that sounds hard.",
-        "That sounds painful, and it's okay to feel it.",
-        "I hear how heavy this feels for you.",
-    ),
-    "anger": (
-        "That sounds really frustrating.",
-        "I can hear how fed up you are — that's understandable.",
-        "Anyone would be annoyed by that.",
-    ),
-    "fatigue": (
-        "You sound worn out.",
-        "It sounds like your tank is pretty empty right now.",
-        "That kind of tiredness makes everything harder.",
-    ),
-    "joy": (
-        "That's great to hear!",
-        "I love hearing that — nice!",
-        "That's a real bright spot.",
-    ),
-    "calm": (
-        "It's good to hear you're feeling settled.",
-        "Sounds like you're in a steady place right now.",
-    ),
-}
-# Said when every phrasing above was used earlier in the conversation.
-_ACK_SPARE: dict[str, tuple[str, ...]] = {
-    "overwhelm": ("It makes sense that this feels like too much at once.",),
-    "fear": ("It's understandable to feel on edge about this.",),
-    "sadness": ("That's a hard place to be, and I'm glad you said it.",),
-    "anger": ("That would wear anyone's patience thin.",),
-    "fatigue": ("Being this tired changes how everything feels.",),
-    "joy": ("That's lovely — enjoy it.",),
-    "calm": ("That steadiness is worth noticing.",),
-}
-_FEELING_WORD = {
-    "overwhelm": "overwhelmed",
-    "fear": "anxious",
-    "sadness": "low",
-    "anger": "frustrated",
-    "fatigue": "drained",
-    "joy": "good",
-    "calm": "calm",
-    "neutral": "okay",
-}
-# After the worries named: one of these, by how the user feels.
-# Before the worries named ("That's a lot at once: …"), so that they sit inside Eliza's sentence.
-_WORRY_LEAD: dict[str, tuple[str, ...]] = {
-    "one": (
-        "No wonder it's on your mind",
-        "That's a real weight to carry",
-        "That would take up space in anyone's head",
-        "It makes sense that this is on your mind",
-    ),
-    "many": (
-        "That's a lot at once",
-        "That's a lot to hold at the same time",
-        "No wonder it all feels heavy",
-        "That's several heavy things at once",
-    ),
-}
-_LOSS = (
-    "I'm so sorry about {}.",
-    "I'm really sorry about {} — that's a lot to go through.",
-    "I'm so sorry about {}; be gentle with yourself.",
-)
 _AVOIDING = re.compile(
     r"\b(?:avoid\w*|putting (?:it|this|that) off|put (?:it|this|that) off|procrastinat\w*"
     r"|can'?t (?:get )?start|stared at|staring at|keep scrolling|wasting time|distracted)\b",
     re.I,
 )
-_AVOIDING_NOTE = (
-    "Putting something off when it feels this big is very human — it doesn't mean you can't do it.",
-    "Getting started is often the hardest part, especially when something matters.",
-    "Avoiding it is a really common reaction when something feels heavy.",
-)
-
-
-@dataclass(frozen=True)
-class _Said:
-    """What Eliza already said in this conversation, so that phrasings don't repeat."""
-
-    earlier: str  # every earlier reply, normalised and lower-cased
-
-    @classmethod
-    def of(cls, replies: Sequence[str]) -> _Said:
-        return cls(" ".join(normalise(r).lower() for r in replies))
-
-    def fresh(self, options: Sequence[str], seed: str | None = None, spares: Sequence[str] = ()) -> str:
-        """The first option not said before, starting at the seed's (or the first) option; then the
-        spares; when everything was said, the seed's option again."""
-        start = _hash(seed) % len(options) if seed is not None else 0
-        ordered = [options[(start + i) % len(options)] for i in range(len(options))] + list(spares)
-        return next((o for o in ordered if normalise(o).lower() not in self.earlier), ordered[0])
-
-    def knows(self, text: str) -> bool:
-        return normalise(text).lower() in self.earlier
-
-
-def _hash(seed: str) -> int:
-    return zlib.crc32(seed.encode())
 
 
 @dataclass(frozen=True)
@@ -188,7 +89,7 @@ class _Heard:
 
 def compose_reply(ctx: TurnContext, guidance: Guidance) -> str:
     """Eliza's reply to one turn, from the rules' verdict and what was recalled."""
-    said = _Said.of(ctx.earlier_replies)
+    said = Said.of(ctx.earlier_replies)
     heard = _Heard.of(ctx.message)
     if guidance.circuit_breaker:
         return _circuit_breaker(ctx, heard, said)
@@ -204,10 +105,10 @@ def compose_reply(ctx: TurnContext, guidance: Guidance) -> str:
         assert ctx.previous is not None
         parts.append(
             f"It sounds like things feel a little lighter than last time, when you were feeling "
-            f"{_FEELING_WORD[ctx.previous.emotion]}."
+            f"{FEELING_WORD[ctx.previous.emotion]}."
         )
     elif emotion.emotion != "neutral" and emotion.intensity >= (0.5 if emotion.emotion == "joy" else 0.2):
-        parts.append(said.fresh(_ACK[emotion.emotion], seed, _ACK_SPARE[emotion.emotion]))
+        parts.append(said.fresh(ACK[emotion.emotion], seed, ACK_SPARE[emotion.emotion]))
     if heard.greeted and ctx.turn_index == 0:  # greeted back, once, in the same breath
         hello = f"Hi {ctx.display_name.split()[0]}" if ctx.display_name else "Hi"
         glad = said.fresh(
@@ -227,18 +128,22 @@ def compose_reply(ctx: TurnContext, guidance: Guidance) -> str:
     if worries:
         named = listing([w.phrase for w in worries])
         if any(w.phrase.startswith("losing ") for w in worries):
-            parts.append(said.fresh([f.format(named) for f in _LOSS], seed))
+            parts.append(said.fresh([f.format(named) for f in LOSS], seed))
         else:
             opening = parts[0].lower() if parts else ""  # "No wonder …" twice in a row reads badly
             leads = [
-                o for o in _WORRY_LEAD["many" if len(worries) > 1 else "one"] if o.lower()[:9] not in opening
+                o for o in WORRY_LEAD["many" if len(worries) > 1 else "one"] if o.lower()[:9] not in opening
             ]
             lead = said.fresh(leads, seed)
             parts.append(f"{lead}: {named}.")
     elif heard.goal and not guidance.vague:
-        parts.append(f"Wanting to {heard.goal} — {said.fresh(_GOAL_TAIL, seed)}.")
+        parts.append(f"Wanting to {heard.goal} — {said.fresh(GOAL_TAIL, seed)}.")
     if heard.avoiding and not guidance.vague:
-        notes = [n for n in _AVOIDING_NOTE if not (n.startswith("Putting") and "putting off" in str(parts))]
+        notes = [
+            n
+            for n in AVOIDING_NOTE
+            if not (n.startswith("Putting") and "putting off" in " ".join(parts).lower())
+        ]
         parts.append(said.fresh(notes, seed))
 
     remembered = _memory_reference(ctx, guidance, heard, said)
@@ -254,19 +159,12 @@ def compose_reply(ctx: TurnContext, guidance: Guidance) -> str:
     return " ".join(p for p in parts if p)
 
 
-_GOAL_TAIL = (
-    "that's a goal worth making room for",
-    "I like that",
-    "that's a good one to aim for",
-)
-
-
 def _name(ctx: TurnContext) -> str:
     return f", {ctx.display_name.split()[0]}" if ctx.display_name else ""
 
 
 def _next_step(
-    ctx: TurnContext, guidance: Guidance, heard: _Heard, said: _Said, remembered: str | None
+    ctx: TurnContext, guidance: Guidance, heard: _Heard, said: Said, remembered: str | None
 ) -> str:
     """The rule that applies, ending with at most one question."""
     seed = ctx.message
@@ -350,7 +248,7 @@ def _next_step(
             seed,
         )
     if heard.worries:
-        return said.fresh(_worry_step(heard.worries), seed)
+        return said.fresh(worry_step(heard.worries), seed)
     if heard.goal:
         return said.fresh(
             (
@@ -364,7 +262,7 @@ def _next_step(
         return said.fresh(_goal_steps(goal), seed)
     earlier = _earlier_worries(ctx)
     if earlier:  # what this conversation is about, said in a new way
-        return said.fresh(_worry_step(earlier), seed)
+        return said.fresh(worry_step(earlier), seed)
     if emotion.emotion in ("joy", "calm") and emotion.intensity >= 0.3:
         return said.fresh(("What made it feel that way?", "What's next for you today?"), seed)
     if goal:
@@ -388,75 +286,6 @@ def _next_step(
         ),
         seed,
     )
-
-
-def _worry_step(worries: list[Topic]) -> tuple[str, ...]:
-    if len(worries) > 1:
-        return (
-            "Which of these feels most pressing right now?",
-            "Which one would it help most to look at first?",
-            "If you could take one of these off your plate first, which would it be?",
-        )
-    worry = worries[0]
-    if worry.category == "work":
-        return _work_steps(worry.subject, worry.phrase)
-    return _CATEGORY_STEPS.get(worry.category, _CATEGORY_STEPS["other"])
-
-
-_PEOPLE_AT_WORK = re.compile(r"\b(?:boss|manager|team|clients?|colleagues?|co-?workers?|customers?)\b", re.I)
-
-
-_EVENT = re.compile(r"\b(?:interview|presentation|exams?|pitch|meeting|talk|review|defen[cs]e)\b", re.I)
-
-
-def _work_steps(subject: str, said_about: str = "") -> tuple[str, ...]:
-    if _EVENT.search(said_about) or _EVENT.search(subject):
-        return (
-            "What's one small thing you could do today to feel more ready?",
-            "What would help you feel a little more prepared — something small?",
-            "Which part of it feels shakiest, and what would shore it up a bit?",
-        )
-    generic = not subject.startswith(("your ", "the "))
-    if generic or _PEOPLE_AT_WORK.search(subject):
-        return (
-            "What's one small thing at work that is within your control this week?",
-            "What's the one piece of this you could move forward today?",
-            "What would make the next day at work a little easier?",
-        )
-    return (
-        f"What's one small piece of {subject} you could do in the next 30 minutes?",
-        f"If you gave {subject} just 20 minutes today, what would you start with?",
-        f"What's the smallest next step on {subject} — something you could finish today?",
-    )
-
-
-_CATEGORY_STEPS: dict[str, tuple[str, ...]] = {
-    "money": (
-        "What's one small money step you could take today — even just looking at the numbers?",
-        "Would it help to write down what's due and when, so it's all in one place?",
-        "What's one thing that would ease the money pressure a little this week?",
-    ),
-    "family": (
-        "How are you holding up with all of that?",
-        "What kind of support would help you most right now?",
-        "Is there one thing that would make today a bit easier for you?",
-    ),
-    "relationships": (
-        "What would help you feel a bit more supported right now?",
-        "What do you need most from the next day or two?",
-        "Would it help to talk through what happened?",
-    ),
-    "health": (
-        "What's one thing you could do today to look after yourself?",
-        "Is there one small thing that would help your body or your sleep today?",
-        "Have you been able to get any support with that?",
-    ),
-    "other": (
-        "What feels most important to focus on next?",
-        "What would help most right now?",
-        "Where would you like to start?",
-    ),
-}
 
 
 def _earlier_worries(ctx: TurnContext) -> list[Topic]:
@@ -522,7 +351,7 @@ def _lighter_than_before(previous: EmotionReading | None, now: EmotionReading) -
     )
 
 
-def _clarify(emotion: EmotionReading, seed: str, said: _Said) -> str:
+def _clarify(emotion: EmotionReading, seed: str, said: Said) -> str:
     if emotion.is_negative:
         return said.fresh(
             (
@@ -545,7 +374,7 @@ def _clarify(emotion: EmotionReading, seed: str, said: _Said) -> str:
 # --- what Eliza remembers -------------------------------------------------------------------------
 
 
-def _memory_reference(ctx: TurnContext, guidance: Guidance, heard: _Heard, said: _Said) -> str | None:
+def _memory_reference(ctx: TurnContext, guidance: Guidance, heard: _Heard, said: Said) -> str | None:
     """One thing Eliza remembers that bears on this message, in her words, said once per
     conversation: a fact the user told her, or the worry of an earlier conversation."""
     mentioned = _stems(ctx.message)
@@ -600,13 +429,13 @@ def _as_recollection(memory: MemoryNote, text: str) -> str | None:
 # --- greetings, thanks, the circuit breaker -------------------------------------------------------
 
 
-def _greeting(ctx: TurnContext, heard: _Heard, said: _Said) -> str:
+def _greeting(ctx: TurnContext, heard: _Heard, said: Said) -> str:
     name = _name(ctx)
     previous = ctx.previous
     if previous is not None and previous.is_negative and previous.intensity >= 0.4:
         return said.fresh(
             (
-                f"Hi{name}! Last time we spoke you were feeling {_FEELING_WORD[previous.emotion]}. "
+                f"Hi{name}! Last time we spoke you were feeling {FEELING_WORD[previous.emotion]}. "
                 "How are you doing now?",
                 f"Good to see you again{name}. How are you feeling compared with last time?",
             )
@@ -633,7 +462,7 @@ def _greeting(ctx: TurnContext, heard: _Heard, said: _Said) -> str:
     )
 
 
-def _thanks(ctx: TurnContext, said: _Said) -> str:
+def _thanks(ctx: TurnContext, said: Said) -> str:
     if ctx.emotion.is_negative:
         return said.fresh(
             (
@@ -650,8 +479,8 @@ def _thanks(ctx: TurnContext, said: _Said) -> str:
     )
 
 
-def _circuit_breaker(ctx: TurnContext, heard: _Heard, said: _Said) -> str:
-    feeling = _FEELING_WORD[ctx.emotion.emotion]
+def _circuit_breaker(ctx: TurnContext, heard: _Heard, said: Said) -> str:
+    feeling = FEELING_WORD[ctx.emotion.emotion]
     clock = ctx.local_time.strftime("%H:%M")
     count = ctx.open_stressors
     parts = [
