@@ -7,15 +7,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, func, literal, select, union_all, update
+from sqlalchemy import Text, and_, func, literal, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.kit.locking import advisory_xact_lock
 from app.models import Conversation, EmotionalState, Memory, MemoryTier, Message, ModelUsage
+from app.models.enums import MessageRole, MessageStatus
 
 IN_FLIGHT = ("pending",)
+# The source of the memories formed from the user's own words (formation/service.py).
+COMPANION_SOURCE = "companion"
 
 
 # --- conversations ----------------------------------------------------------------------------
@@ -67,39 +70,48 @@ async def add_message(session: AsyncSession, **values: Any) -> Message:
     return result.one()
 
 
-async def add_turn(
-    session: AsyncSession, user_id: uuid.UUID, conversation_id: uuid.UUID, text: str
-) -> tuple[Message, Message]:
-    """The user's message and its pending reply, in one statement (the reply's seq is the higher)."""
-    user_message_id, reply_id = uuid.uuid4(), uuid.uuid4()
-    rows = await session.scalars(
+async def add_user_message(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    text: str,
+    idempotency_key: str | None = None,
+) -> Message:
+    return await add_message(
+        session,
+        conversation_id=conversation_id,
+        user_id=user_id,
+        role=MessageRole.user,
+        content=text,
+        status=MessageStatus.complete,
+        idempotency_key=idempotency_key,
+    )
+
+
+async def add_pending_reply(session: AsyncSession, user_message: Message) -> Message | None:
+    """The pending reply to ``user_message``, or ``None`` when its conversation already has a reply
+    in flight. Decided by the unique index: a concurrent transaction's uncommitted pending reply
+    makes this insert wait for that transaction's outcome, so two requests can never both win."""
+    result = await session.scalars(
         insert(Message)
         .values(
-            [
-                {
-                    "id": user_message_id,
-                    "conversation_id": conversation_id,
-                    "user_id": user_id,
-                    "role": "user",
-                    "content": text,
-                    "status": "complete",
-                    "reply_to_id": None,
-                },
-                {
-                    "id": reply_id,
-                    "conversation_id": conversation_id,
-                    "user_id": user_id,
-                    "role": "assistant",
-                    "content": "",
-                    "status": "pending",
-                    "reply_to_id": user_message_id,
-                },
-            ]
+            conversation_id=user_message.conversation_id,
+            user_id=user_message.user_id,
+            role=MessageRole.assistant,
+            content="",
+            status=MessageStatus.pending,
+            reply_to_id=user_message.id,
+        )
+        # The partial unique index of the one-reply-in-flight rule (models/companion.py).
+        .on_conflict_do_nothing(
+            index_elements=[Message.conversation_id],
+            # Literal, not bound: PostgreSQL infers a partial index only from a predicate it can
+            # prove, and a generic plan's parameters prove nothing.
+            index_where=text("role = 'assistant' AND status = 'pending'"),
         )
         .returning(Message)
     )
-    by_id = {message.id: message for message in rows}
-    return by_id[user_message_id], by_id[reply_id]
+    return result.one_or_none()
 
 
 async def in_flight_reply(session: AsyncSession, conversation_id: uuid.UUID) -> Message | None:
@@ -114,6 +126,25 @@ async def in_flight_reply(session: AsyncSession, conversation_id: uuid.UUID) -> 
         .limit(1)
     )
     return result.first()
+
+
+async def lock_idempotency_key(session: AsyncSession, user_id: uuid.UUID, key: str) -> None:
+    """Serialise the requests carrying the same Idempotency-Key for the rest of the transaction."""
+    await advisory_xact_lock(session, f"companion-idempotency:{user_id}:{key}")
+
+
+async def by_idempotency_key(
+    session: AsyncSession, user_id: uuid.UUID, key: str
+) -> tuple[Message, Message | None] | None:
+    """The user message sent with ``key`` and its reply."""
+    reply = aliased(Message)
+    result = await session.execute(
+        select(Message, reply)
+        .outerjoin(reply, reply.reply_to_id == Message.id)
+        .where(Message.user_id == user_id, Message.idempotency_key == key)
+    )
+    row = result.first()
+    return (row[0], row[1]) if row else None
 
 
 async def get_reply(
@@ -270,10 +301,13 @@ def _restorative(user_id: uuid.UUID) -> Any:
 
 
 def _goals(user_id: uuid.UUID) -> Any:
+    """Goals and plans the user told Eliza (the app's goals reach the companion by title, through
+    app.planning; their memories' text is not for saying back)."""
     return and_(
         Memory.user_id == user_id,
         Memory.tier == MemoryTier.project,
         Memory.archived_at.is_(None),
+        Memory.source == COMPANION_SOURCE,
         Memory.meta["kind"].astext.in_(("goal", "plan")),
     )
 

@@ -67,6 +67,9 @@ class Message(Base):
     meta: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
+    # User turns: the client's Idempotency-Key, unique per user (a retried POST /chat is answered
+    # with the message it already created).
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     # User turns: when memory formation (task memory + fact extraction) has run for the exchange.
     memories_formed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(
@@ -90,6 +93,21 @@ class Message(Base):
             "ix_conversation_messages_in_flight",
             "seq",
             postgresql_where=text("status = 'pending'"),
+        ),
+        # The one-reply-in-flight rule, held by the database: a second pending reply in the same
+        # conversation cannot be inserted, however many requests race (docs/companion.md).
+        Index(
+            "uq_conversation_messages_one_in_flight",
+            "conversation_id",
+            unique=True,
+            postgresql_where=text("role = 'assistant' AND status = 'pending'"),
+        ),
+        Index(
+            "uq_conversation_messages_user_id_idempotency_key",
+            "user_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
         ),
     )
 

@@ -27,7 +27,8 @@ class Script:
     fail_first: int = 0  # answer 500 to this many requests first, then follow ``mode``
     prompt_tokens: int = 42
     chat_mode_only: bool = True  # failure modes apply to the reply stream, not the JSON calls
-    hold: threading.Event | None = None  # the reply stream waits for this before answering
+    # While set and not yet released, reply streams wait before their first token (JSON calls don't).
+    hold: threading.Event | None = None
 
 
 @dataclass
@@ -88,9 +89,9 @@ class OpenAIServer(LocalServer):
             self._complete(handler, body, content)
             return
         self.reply_requested.set()
-        if script.hold is not None:
-            script.hold.wait(30)
         mode = script.mode
+        while script.hold is not None and not script.hold.is_set() and not self._stop.is_set():
+            script.hold.wait(0.05)
         if mode == "stall":
             self._stop.wait(30)
             return

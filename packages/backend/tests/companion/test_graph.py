@@ -127,15 +127,22 @@ async def test_recall_context_follows_the_tier_strategy_and_reads_stressors_and_
     db: AsyncSession,
 ) -> None:
     user_id = turn["user"].id
-    for content, tier, meta in [
-        ("I love swimming in the sea", "personal", {"kind": "preference", "restorative": True}),
-        ("I'm stressed about the launch budget", "personal", {"kind": "stressor", "status": "open"}),
-        ("I'm worried about my visa", "personal", {"kind": "stressor", "status": "open"}),
-        ("I was worried about the move", "personal", {"kind": "stressor", "status": "resolved"}),
-        ("I want to ship the launch on Friday", "project", {"kind": "goal"}),
+    for content, tier, meta, source in [
+        ("I love swimming in the sea", "personal", {"kind": "preference", "restorative": True}, "companion"),
+        (
+            "I'm stressed about the launch budget",
+            "personal",
+            {"kind": "stressor", "status": "open"},
+            "companion",
+        ),
+        ("I'm worried about my visa", "personal", {"kind": "stressor", "status": "open"}, "companion"),
+        ("I was worried about the move", "personal", {"kind": "stressor", "status": "resolved"}, "companion"),
+        ("I want to ship the launch on Friday", "project", {"kind": "goal"}, "companion"),
+        # An app goal's memory (written by the planning domain): named by its title, never read out.
+        ("Goal (craft, concrete): Launch v2. Importance 4/5.", "project", {"kind": "goal"}, "goal"),
     ]:
         await memory_service.remember(
-            db, embedder, user_id=user_id, tier=tier, content=content, source="test", metadata=meta
+            db, embedder, user_id=user_id, tier=tier, content=content, source=source, metadata=meta
         )
     await db.commit()
     state = {**initial(turn), "message": "I'm scared the launch plan will fail on Friday"}

@@ -82,7 +82,7 @@ async def test_prompt_carries_recalled_memories_with_their_tier(
         user_id=user.id,
         tier="project",
         content="I want to run a marathon in May",
-        source="test",
+        source="companion",
         metadata={"kind": "goal"},
     )
     await db.commit()

@@ -112,14 +112,16 @@ def test_specific_messages_are_not_vague() -> None:
         assert not is_vague(message), message
 
 
-def test_acknowledges_feelings_and_reflects_the_users_words() -> None:
+def test_acknowledges_feelings_and_every_worry_in_its_own_words() -> None:
     text = reply(turn("I'm so overwhelmed, I have three deadlines this week and my sister is visiting"))
     assert text.split(".")[0] in {
         "That sounds like a lot to carry right now",
         "No wonder you feel stretched — that's a heavy load",
         "That's a lot on your plate, and it makes sense that it feels like too much",
     }
-    assert "you have three deadlines this week and your sister is visiting" in text
+    # Both worries, restated briefly (not mirrored clause by clause, not quoted).
+    assert ": you have three deadlines this week, plus your sister is visiting." in text
+    assert "It sounds like" not in text
 
 
 def test_refers_to_recalled_memories() -> None:
@@ -127,10 +129,18 @@ def test_refers_to_recalled_memories() -> None:
     assert "You mentioned before that you love long walks with your dog." in text
 
 
-def test_task_memories_are_referred_to_as_the_last_exchange() -> None:
-    exchange = MemoryNote("task", "User: My pitch is on Thursday\nEliza: How do you feel?", "exchange", 0.4)
-    text = reply(turn("Back again, had a busy day", memories=(exchange,)))
-    assert "Last time we talked, you said: “My pitch is on Thursday”." in text
+def test_an_earlier_conversation_is_recalled_in_elizas_words_never_quoted() -> None:
+    exchange = MemoryNote(
+        "task",
+        "User: Hi Eliza, my thesis is due in three weeks and I keep avoiding it.\nEliza: How do you feel?",
+        "exchange",
+        0.4,
+    )
+    text = reply(turn("Back at my thesis today, it's going slowly", memories=(exchange,)))
+    assert "I remember you told me about your thesis last time." in text
+    assert "“" not in text and "Last time we talked" not in text and "Eliza" not in text
+    # About something else, the old conversation is not brought up.
+    assert "remember" not in reply(turn("Back again, had a busy day", memories=(exchange,)))
 
 
 def test_control_triage_separates_what_the_user_cannot_control() -> None:

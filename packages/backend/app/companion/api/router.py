@@ -36,10 +36,32 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     status_code=202,
     response_model=ChatAccepted,
     summary="Send a message to Eliza; the reply streams from stream_url",
-    responses={404: {"description": "Unknown conversation"}, 409: {"description": "A reply is in progress"}},
+    responses={
+        404: {"description": "Unknown conversation"},
+        409: {"description": "A reply is in progress, or the Idempotency-Key was used for another message"},
+    },
 )
-async def chat(body: ChatRequest, user: CurrentUser, session: SessionDep, resources: ResourcesDep) -> Any:
-    return await service.start_chat(session, resources, user, body)
+async def chat(
+    body: ChatRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    resources: ResourcesDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="Optional: a retried or doubled request with the same key stores nothing new "
+            "and gets the first one's answer (header Idempotent-Replayed: true)",
+        ),
+    ] = None,
+) -> Any:
+    started = await service.start_chat(session, resources, user, body, idempotency_key)
+    if started.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return started.accepted
 
 
 async def _stream(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,12 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.companion import repository
 from app.companion.api.generation import ReplyJob, fallback_for_dead_reply, start_after_commit, writer_for
 from app.companion.schemas import ChatAccepted, ChatRequest
-from app.companion.stream import Fallback, format_event, lease_key, read_events, stream_key, user_prefix
+from app.companion.stream import (
+    INTERRUPTED,
+    Fallback,
+    format_event,
+    lease_key,
+    read_events,
+    stream_key,
+    user_prefix,
+)
 from app.core import ratelimit
 from app.core.errors import Conflict, NotFound, ServiceUnavailable
 from app.core.logging import get_logger
 from app.core.resources import Resources
 from app.models import Conversation, Message, User
+from app.models.enums import MessageStatus
 
 log = get_logger(__name__)
 
@@ -37,9 +46,16 @@ def title_for(message: str) -> str:
 
 
 async def start_chat(
-    session: AsyncSession, resources: Resources, user: User, request: ChatRequest
-) -> ChatAccepted:
-    """Store the user's message and a pending reply; the reply is generated after the commit."""
+    session: AsyncSession,
+    resources: Resources,
+    user: User,
+    request: ChatRequest,
+    idempotency_key: str | None = None,
+) -> Started:
+    """Store the user's message and a pending reply; the reply is generated after the commit.
+
+    With an ``idempotency_key`` this user already sent with the same message, the earlier
+    acceptance is answered again (``replayed``) and nothing new is stored."""
     redis = _redis(resources)
     settings = resources.settings
     conversation: Conversation | None = None
@@ -47,23 +63,27 @@ async def start_chat(
         conversation = await repository.get_conversation(session, user.id, request.conversation_id)
         if conversation is None:
             raise NotFound("Conversation not found")
-        in_flight = await repository.in_flight_reply(session, conversation.id)
-        if in_flight is not None and await redis.exists(lease_key(user.id, in_flight.id)):
-            raise Conflict(
-                "Eliza is still answering the previous message in this conversation",
-                details={"message_id": str(in_flight.id)},
-            )
+    if idempotency_key is not None:
+        earlier = await _earlier_acceptance(session, user, request, idempotency_key)
+        if earlier is not None:
+            return earlier
+    if conversation is not None:
+        await _refuse_if_answering(session, redis, user, conversation.id)
+    if conversation is None:
+        conversation = await repository.create_conversation(session, user.id, title_for(request.message))
+    else:
+        await repository.touch_conversation(session, conversation.id)
+    user_message = await repository.add_user_message(
+        session, user.id, conversation.id, request.message, idempotency_key
+    )
+    reply = await _claim_reply(session, redis, user, user_message)
+    # Only accepted messages count (a refused one has raised above, and this raising rolls back).
     await ratelimit.hit(
         redis,
         f"{user_prefix(user.id)}chat-rate",
         limit=settings.companion_chat_rate_limit_per_minute,
         what="messages",
     )
-    if conversation is None:
-        conversation = await repository.create_conversation(session, user.id, title_for(request.message))
-    else:
-        await repository.touch_conversation(session, conversation.id)
-    user_message, reply = await repository.add_turn(session, user.id, conversation.id, request.message)
     # The lease exists before the commit, so a reader never mistakes a reply about to start for a dead one.
     await writer_for(resources, user.id, reply.id).hold_lease()
     start_after_commit(
@@ -71,12 +91,88 @@ async def start_chat(
         resources,
         ReplyJob(user.id, conversation.id, user_message.id, user_message.seq, reply.id, request.message),
     )
+    return Started(_accepted(user_message, reply), replayed=False)
+
+
+class Started(NamedTuple):
+    accepted: ChatAccepted
+    replayed: bool  # the answer to an earlier request with the same Idempotency-Key
+
+
+def _accepted(user_message: Message, reply: Message) -> ChatAccepted:
+    conversation_id = user_message.conversation_id
     return ChatAccepted(
-        conversation_id=conversation.id,
+        conversation_id=conversation_id,
         message_id=reply.id,
         user_message_id=user_message.id,
-        stream_url=STREAM_PATH.format(conversation_id=conversation.id) + f"?message_id={reply.id}",
+        stream_url=STREAM_PATH.format(conversation_id=conversation_id) + f"?message_id={reply.id}",
     )
+
+
+async def _earlier_acceptance(
+    session: AsyncSession, user: User, request: ChatRequest, key: str
+) -> Started | None:
+    """A retried or doubled POST (same Idempotency-Key): the message it already created. Requests
+    with the same key wait for each other (an advisory lock until the commit), so sent twice at
+    once they store one message, in one conversation."""
+    await repository.lock_idempotency_key(session, user.id, key)
+    found = await repository.by_idempotency_key(session, user.id, key)
+    if found is None:
+        return None
+    user_message, reply = found
+    same_conversation = request.conversation_id in (None, user_message.conversation_id)
+    if user_message.content != request.message or not same_conversation or reply is None:
+        raise Conflict(
+            "This Idempotency-Key was already used for a different message",
+            code="idempotency_key_reused",
+            details={"conversation_id": str(user_message.conversation_id)},
+        )
+    return Started(_accepted(user_message, reply), replayed=True)
+
+
+# --- one reply in flight per conversation -------------------------------------------------------
+# The rule is held by a partial unique index on pending replies (models/companion.py): inserting a
+# second pending reply in a conversation waits for the transaction holding the first and then does
+# nothing. The check before the insert answers early and settles replies whose generator died.
+
+
+def _answering(reply: Message) -> Conflict:
+    return Conflict(
+        "Eliza is still answering the previous message in this conversation",
+        details={"message_id": str(reply.id)},
+    )
+
+
+async def _live(session: AsyncSession, redis: Redis, user: User, reply: Message) -> bool:
+    """Whether the pending ``reply`` is still being generated; a dead one (no lease: its process
+    died) is settled as interrupted, as its readers and the sweeper would settle it."""
+    if await redis.exists(lease_key(user.id, reply.id)):
+        return True
+    await repository.finish_reply(
+        session, reply.id, content=reply.content, status=MessageStatus.failed, meta={"error": INTERRUPTED}
+    )
+    return False
+
+
+async def _refuse_if_answering(
+    session: AsyncSession, redis: Redis, user: User, conversation_id: uuid.UUID
+) -> None:
+    in_flight = await repository.in_flight_reply(session, conversation_id)
+    if in_flight is not None and await _live(session, redis, user, in_flight):
+        raise _answering(in_flight)
+
+
+async def _claim_reply(session: AsyncSession, redis: Redis, user: User, user_message: Message) -> Message:
+    for _ in range(3):
+        reply = await repository.add_pending_reply(session, user_message)
+        if reply is not None:
+            return reply
+        # Another request won the race (its transaction has committed): refuse, unless that reply
+        # is already finished or dead, in which case the slot is free again.
+        in_flight = await repository.in_flight_reply(session, user_message.conversation_id)
+        if in_flight is not None and await _live(session, redis, user, in_flight):
+            raise _answering(in_flight)
+    raise Conflict("Eliza is still answering the previous message in this conversation")
 
 
 async def find_reply(

@@ -19,11 +19,12 @@ from pydantic import BaseModel, Field, ValidationError
 
 from app.companion.language.emotion import detect_emotion
 from app.companion.language.restorative import is_restorative
-from app.companion.language.text import sentences, strip_end, upper_first
+from app.companion.language.text import clauses, strip_end, upper_first
+from app.companion.language.topics import STRESS as _STRESS
+from app.companion.language.topics import Category, category_of
 from app.kit.text import STOP_WORDS, normalise, words
 
 Kind = Literal["feeling", "stressor", "preference", "identity", "goal", "plan"]
-Category = Literal["work", "family", "health", "money", "relationships", "other"]
 TIER_OF: dict[str, Literal["personal", "project"]] = {
     "feeling": "personal",
     "stressor": "personal",
@@ -62,20 +63,11 @@ class Fact:
 
 # --- rules -----------------------------------------------------------------------------------
 
-_LEAD = re.compile(
-    r"^(?:and|but|so|also|plus|honestly|basically|well|oh|ok|okay|lately|recently|today|right now|these days"
-    r"|tbh|btw|anyway|actually|yeah|yes|no|ugh|hmm|i think|i guess)\b[ ,]*",
-    re.I,
-)
 _HYPOTHETICAL = re.compile(
     r"^(?:if|what if|would|should|could|maybe i should|do you|can you|will you|suppose|imagine|unless)\b",
     re.I,
 )
 _FIRST_PERSON = re.compile(r"^(?:i|i'm|im|i've|i'd|i'll|my|me)\b", re.I)
-_SPLIT = re.compile(
-    r"\s*(?:;|:|\s-\s|—|–)\s*|,?\s+(?:but|although|though|whereas)\s+|,?\s+and\s+(?=(?:i|my)\b)|,\s+(?=(?:i|my)\b)",
-    re.I,
-)
 _AND = re.compile(r",?\s+and\s+|,\s+", re.I)
 _TIME_LEAD = re.compile(
     r"^(?:tomorrow|tonight|later|soon|someday|one day|eventually|next (?:week|month|year|summer|spring)|"
@@ -170,103 +162,6 @@ _PATTERN_MARKER = re.compile(
 _FEELING_VERB = re.compile(
     r"^i (?:\w+ ){0,2}(?:feel|get|become|am|'m)\b|^i'm\b|^(?:.+) makes me (?:feel )?\w+", re.I
 )
-_STRESS = re.compile(
-    r"\b(?:stress\w*|worr(?:y|ied|ying)|anxious|anxiety|overwhelm\w*|struggl\w*|behind on|can'?t afford|"
-    r"afraid|scared|terrified|nervous|pressure|deadlines?|debts?|bills|rent|sick|ill|pain|diagnos\w*|"
-    r"fight(?:ing)? with|argu\w+|break ?up|divorce|lonely|conflict|laid off|layoffs?|fired|unemployed|"
-    r"exams?|burn(?:ed|t)? ?out|panic\w*|dread\w*|freaking out|killing me|too much|swamped|drowning|"
-    r"falling behind|can'?t cope|can'?t sleep|insomnia|frustrat\w*|upset|surgery|operation|hospital|"
-    r"due (?:in|on|by|tomorrow|next|this)|passed away|died|funeral|griev\w*|grief|crushing|"
-    r"lost my (?:job|client|clients|income|home|apartment|flat|house)|"
-    r"(?:money|cash|budget) (?:is|has been|'s) (?:\w+ )?tight|short on (?:money|cash))\b",
-    re.I,
-)
-_CATEGORIES: list[tuple[Category, re.Pattern[str]]] = [
-    (
-        "money",
-        re.compile(
-            r"\b(?:money|rent|bills?|debts?|loans?|mortgage|afford|salary|broke|savings|budget|financ\w*|"
-            r"expensive|credit card|taxes|paycheck)\b",
-            re.I,
-        ),
-    ),
-    (
-        "health",
-        re.compile(
-            r"\b(?:health|sick|ill|illness|pain|doctor|diagnos\w*|sleep|insomnia|injur\w*|surgery|weight|"
-            r"therapy|hospital|headaches?|migraines?|back|knee|blood|medication|symptoms?|panic attacks?)\b",
-            re.I,
-        ),
-    ),
-    (
-        "family",
-        re.compile(
-            r"\b(?:mom|mum|dad|mother|father|parents?|kids?|children|son|daughter|sister|brother|family|"
-            r"grandm\w+|grandp\w+|grandparents?|baby|in-laws|toddler|siblings?)\b",
-            re.I,
-        ),
-    ),
-    (
-        "relationships",
-        re.compile(
-            r"\b(?:partner|girlfriend|boyfriend|wife|husband|friends?|friendship|relationship|break ?up|"
-            r"divorce|dating|marriage|lonely|roommates?|ex)\b",
-            re.I,
-        ),
-    ),
-    (
-        "work",
-        re.compile(
-            r"\b(?:work|job|boss|manager|deadlines?|projects?|clients?|meetings?|career|office|colleagues?|"
-            r"co-?workers?|startup|investors?|launch|promotion|layoffs?|laid off|fired|unemployed|interview|"
-            r"thesis|exams?|study|studies|class(?:es)?|school|university|college|grades?|homework|courses?|"
-            r"presentation|team|company|business|shifts?|customers?|fundraising|runway|grading|students|"
-            r"patients|workload|performance review|promotion)\b",
-            re.I,
-        ),
-    ),
-]
-
-
-def clauses(message: str) -> list[str]:
-    """First-person-or-not clauses, cleaned, in order; questions are dropped."""
-    out: list[str] = []
-    for sentence in sentences(message):
-        if sentence.rstrip().endswith("?"):
-            continue
-        parts = [strip_end(p) for p in _SPLIT.split(strip_end(sentence))]
-        merged: list[str] = []
-        for part in parts:  # "My partner and I keep arguing": a bare noun phrase is a subject, not a clause
-            if merged and re.fullmatch(r"(?:my|our|the)\s+[\w'-]+", merged[-1], re.I):
-                merged[-1] = f"{merged[-1]} and {part}"
-            else:
-                merged.append(part)
-        for part in merged:
-            clause = strip_end(part)
-            previous = None
-            while clause and clause != previous:
-                previous = clause
-                clause = _LEAD.sub("", clause).strip(" ,")
-            if len(words(clause)) >= 2:
-                out.append(clause)
-    return out
-
-
-def category_of(text: str) -> Category:
-    """The stressor's category: from its cause when stated ("... because of the layoffs"), else the
-    first topic mentioned."""
-    cause = re.search(r"\b(?:because of|because|about|over|due to|with)\b(.+)", text, re.I)
-    for part in ((cause.group(1),) if cause else ()) + (text,):
-        best: tuple[int, Category] | None = None
-        for category, pattern in _CATEGORIES:
-            match = pattern.search(part)
-            if match and (best is None or match.start() < best[0]):
-                best = (match.start(), category)
-        if best:
-            return best[1]
-    return "other"
-
-
 _EMOTION_ADJECTIVE = re.compile(
     r"\b(?:stressed|worried|anxious|scared|afraid|terrified|nervous|upset|frustrated|overwhelmed|panicking|"
     r"freaking out|lonely)\b",

@@ -35,7 +35,7 @@ log = get_logger(__name__)
 MAX_MESSAGES_PER_RUN = 50
 EXCHANGE_USER_CHARS = 2000
 EXCHANGE_REPLY_CHARS = 1800
-SOURCE = "companion"
+SOURCE = repository.COMPANION_SOURCE
 
 
 def exchange_text(user_text: str, reply_text: str) -> str:

@@ -52,16 +52,22 @@ _LEXICON: list[tuple[str, Emotion, float]] = [
     (r"swamped|snowed under|buried in|drowning", "overwhelm", 0.7),
     (r"too much (?:on my plate|to do|going on)|so much to do|can'?t keep up|falling apart", "overwhelm", 0.7),
     (r"stress(?:ed|ful|ing)?|under (?:a lot of )?pressure", "overwhelm", 0.55),
-    (r"spread (?:too )?thin|juggling|chaos|chaotic|hectic", "overwhelm", 0.5),
+    (r"spread (?:too )?thin|juggling|chaos|chaotic|hectic|stuck|paralys\w+|paralyz\w+", "overwhelm", 0.5),
     # fear / anxiety
     (r"terrified|panic\w*|dread\w*", "fear", 0.8),
     (r"scared|afraid|frightened|fear(?:ful)?", "fear", 0.65),
     (r"anxious|anxiety|worried|worry(?:ing)?|nervous|uneasy|on edge", "fear", 0.55),
+    (
+        r"can'?t stop thinking|racing thoughts|(?:my )?mind (?:is |keeps )?racing|can'?t switch off",
+        "fear",
+        0.5,
+    ),
     # sadness
     (r"depressed|hopeless|heartbroken|devastated|miserable|worthless", "sadness", 0.8),
     (r"sad|unhappy|lonely|crying|cried|disappointed|heartache|gloomy|blue", "sadness", 0.55),
     (r"feel(?:ing)? (?:so |really |very )?(?:down|empty|lost|hurt|alone|numb)", "sadness", 0.6),
     (r"feel(?:ing)? (?:bad|awful|terrible|low)", "sadness", 0.6),
+    (r"what'?s wrong with me|not (?:feeling )?myself", "sadness", 0.5),
     # anger
     (r"furious|livid|enraged|pissed(?: off)?", "anger", 0.8),
     (r"angry|mad at|annoyed|irritated|frustrat\w*|fed up|resent\w*", "anger", 0.6),
@@ -74,6 +80,12 @@ _LEXICON: list[tuple[str, Emotion, float]] = [
         r"happy|excited|great|proud|glad|grateful|thankful|awesome|delighted|motivated|pumped|energi[sz]ed",
         "joy",
         0.6,
+    ),
+    (
+        r"got (?:the|a|my) (?:promotion|job|offer|raise)|promoted|passed (?:my|the)|nailed it"
+        r"|(?:i|we) did it",
+        "joy",
+        0.7,
     ),
     (r"good|nice|fine|better", "joy", 0.3),
     # calm
@@ -97,9 +109,13 @@ _HIGH_ENERGY = re.compile(
 )
 
 
+_GREETING_PHRASE = re.compile(r"\bgood (?:morning|afternoon|evening|night|day)\b")
+
+
 def detect_emotion(message: str) -> EmotionReading:
     """Lexicon-based reading of one message (deterministic, no network)."""
-    text = normalise(message).lower()
+    # "Good morning" is a greeting, not a feeling.
+    text = _GREETING_PHRASE.sub(" ", normalise(message).lower())
     scores: dict[Emotion, float] = {}
     peak: dict[Emotion, float] = {}
     negated_positive = False

@@ -6,7 +6,7 @@ import re
 import zlib
 from collections.abc import Sequence
 
-from app.kit.text import normalise
+from app.kit.text import normalise, words
 
 _SENTENCE = re.compile(r"[^.!?\n;]+[.!?]*")
 
@@ -82,3 +82,38 @@ def pick(options: Sequence[str], *seed: str) -> str:
 def tokens_for_stream(text: str) -> list[str]:
     """Split a reply into word-sized pieces (whitespace kept) to stream like a model does."""
     return re.findall(r"\S+\s*|\s+", text)
+
+
+_CLAUSE_LEAD = re.compile(
+    r"^(?:and|but|so|also|plus|honestly|basically|well|oh|ok|okay|lately|recently|today|right now|these days"
+    r"|tbh|btw|anyway|actually|yeah|yes|no|ugh|hmm|i think|i guess)\b[ ,]*",
+    re.I,
+)
+_CLAUSE_SPLIT = re.compile(
+    r"\s*(?:;|:|\s-\s|—|–)\s*|,?\s+(?:but|although|though|whereas)\s+|,?\s+and\s+(?=(?:i|my)\b)|,\s+(?=(?:i|my)\b)",
+    re.I,
+)
+
+
+def clauses(message: str) -> list[str]:
+    """First-person-or-not clauses, cleaned, in order; questions are dropped."""
+    out: list[str] = []
+    for sentence in sentences(message):
+        if sentence.rstrip().endswith("?"):
+            continue
+        parts = [strip_end(p) for p in _CLAUSE_SPLIT.split(strip_end(sentence))]
+        merged: list[str] = []
+        for part in parts:  # "My partner and I keep arguing": a bare noun phrase is a subject, not a clause
+            if merged and re.fullmatch(r"(?:my|our|the)\s+[\w'-]+", merged[-1], re.I):
+                merged[-1] = f"{merged[-1]} and {part}"
+            else:
+                merged.append(part)
+        for part in merged:
+            clause = strip_end(part)
+            previous = None
+            while clause and clause != previous:
+                previous = clause
+                clause = _CLAUSE_LEAD.sub("", clause).strip(" ,")
+            if len(words(clause)) >= 2:
+                out.append(clause)
+    return out

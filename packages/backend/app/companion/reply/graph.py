@@ -206,6 +206,7 @@ async def recall_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[s
                 kind=(r.memory.meta or {}).get("kind"),
                 score=r.score,
                 id=str(r.memory.id),
+                source=r.memory.source,
             )
             for r in recalled
             # This conversation's own exchanges are already in the history.
@@ -221,7 +222,12 @@ async def recall_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[s
     except Exception as exc:  # noqa: BLE001 - as above
         log.warning("memory_context_failed", error=type(exc).__name__)
         failed = True
-    recalled_goals = [n.content for n in notes if n.tier == "project" and n.kind in ("goal", "plan")]
+    # Goals the user told Eliza, in their words (the app's goals come from goal_context, by title).
+    recalled_goals = [
+        n.content
+        for n in notes
+        if n.tier == "project" and n.kind in ("goal", "plan") and n.source == repository.COMPANION_SOURCE
+    ]
     goals = list(dict.fromkeys(recalled_goals + goals))
     return {
         "memories": notes,
@@ -264,6 +270,8 @@ def turn_context(state: TurnState) -> TurnContext:
         display_name=state.get("display_name"),
         turn_index=state.get("turn_index", 0),
         plan=state.get("plan"),
+        earlier_replies=tuple(h.content for h in state.get("history", []) if h.role == "assistant"),
+        earlier_messages=tuple(h.content for h in state.get("history", []) if h.role == "user"),
     )
 
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.companion.language.emotion import EmotionReading, Energy
+from app.companion.language.gist import without_address
 from app.companion.language.restorative import is_restorative
-from app.companion.language.text import lower_first, second_person, sentences, strip_end
+from app.companion.language.text import lower_first, second_person, strip_end
 from app.kit.text import normalise, words
 from app.planning import CompanionGoalContext
 
@@ -32,6 +33,9 @@ class MemoryNote:
     kind: str | None = None
     score: float = 0.0
     id: str | None = None
+    # Who wrote it: "companion" (facts extracted from the user's own words; also the default) or
+    # another domain (a goal's or a mission's notes), whose text is never said back offline.
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class TurnContext:
     display_name: str | None = None
     turn_index: int = 0  # earlier user turns in this conversation
     plan: CompanionGoalContext | None = None  # active goals, today's missions, streak (goals domain)
+    earlier_replies: tuple[str, ...] = ()  # Eliza's earlier replies in this conversation, oldest first
+    earlier_messages: tuple[str, ...] = ()  # the user's earlier messages in it, oldest first
 
 
 @dataclass(frozen=True)
@@ -65,13 +71,26 @@ class Guidance:
 
 
 _GREETING = re.compile(r"^(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|howdy)\b", re.I)
+# What may follow a greeting in a message that is still just a greeting.
+_SMALL_TALK = re.compile(
+    r"^(?:how are you(?: doing| today)?|how'?s it going|what'?s up|how are things|you there|are you there"
+    r"|it'?s me|me again|i'?m back|back again|nice to meet you"
+    r"|(?:i'?m )?(?:fine|good|ok|okay)?\W*(?:just )?checking in)?\W*$",
+    re.I,
+)
 _THANKS = re.compile(r"\b(?:thanks|thank you|thx|ty|appreciate it)\b", re.I)
 _QUESTION_START = re.compile(
-    r"^(?:how|what|why|when|where|which|who|should|can|could|would|do|does|is|are|will)\b", re.I
+    r"^(?:how|what|why|when|where|which|who|should|can|could|would|do|does|is|are|will)\b(?!')", re.I
 )
 _VAGUE_MARKERS = re.compile(
     r"\b(?:idk|i don'?t know|dunno|meh|ugh|whatever|stuff|things|everything|something|not sure|help"
     r"|it'?s all|all of it|i guess|hmm+|nothing)\b",
+    re.I,
+)
+# However long, these say something is wrong without saying what: ask.
+_UNSAID = re.compile(
+    r"\b(?:what'?s wrong with me|(?:don'?t|do not) know what(?:'s| is)? (?:wrong|going on)"
+    r"|something(?:'s| is) off|not (?:feeling )?myself)\b",
     re.I,
 )
 _UNCONTROLLABLE = re.compile(
@@ -104,7 +123,7 @@ def is_late(local_time: datetime) -> bool:
 def is_vague(message: str) -> bool:
     """Too little to act on: very short, or short and built from filler ("idk, everything")."""
     tokens = words(message)
-    if not tokens:
+    if not tokens or _UNSAID.search(message):
         return True
     if len(tokens) <= 2 and not _GREETING.match(message.strip()) and not _THANKS.search(message):
         return not any(t in {"yes", "no", "ok", "okay", "sure", "done"} for t in tokens)
@@ -144,9 +163,11 @@ def uncontrollable_part(message: str) -> str | None:
 
 
 def analyse(ctx: TurnContext) -> Guidance:
-    message = normalise(ctx.message)
+    full = normalise(ctx.message)
+    # Greetings and Eliza's name are not what the message is about ("Hi Eliza, I'm stuck").
+    message = without_address(full) or full
     tokens = words(message)
-    greeting = bool(_GREETING.match(message)) and len(tokens) <= 5
+    greeting = bool(_GREETING.match(full)) and bool(_SMALL_TALK.match(without_address(full)))
     thanks = bool(_THANKS.search(message)) and len(tokens) <= 8
     question = message.endswith("?") or bool(_QUESTION_START.match(message))
     wants_rest = bool(_WANTS_REST.search(message))
@@ -221,40 +242,3 @@ def goal_phrase(goal: str) -> str:
     """A goal as a noun phrase: ``"I want to run a marathon"`` → ``"your goal to run a marathon"``."""
     rest, is_verb = goal_object(goal)
     return f"your goal to {rest}" if is_verb else rest
-
-
-def reflection(message: str) -> str | None:
-    """The clause to mirror back: the first first-person sentence of some substance, without the
-    bare feeling words (those are acknowledged separately)."""
-    for sentence in sentences(message):
-        if sentence.endswith("?"):
-            continue
-        clauses = [
-            _LEADING_FILLER.sub("", strip_end(c)) for c in re.split(r",\s*|\s+[-—–]\s+", strip_end(sentence))
-        ]
-        kept = [c for c in clauses if c and not _is_bare_feeling(c)]
-        clean = ", ".join(kept)
-        tokens = words(clean)
-        if len(tokens) < 4 or not re.search(r"\b(?:i|i'm|im|i've|my|me)\b", clean, re.I):
-            continue
-        if len(tokens) > 22:
-            clean = " ".join(clean.split()[:22]).rstrip(",;:") + "…"
-        return second_person(
-            clean if clean.split(" ", 1)[0] in ("I", "I'm", "I've") else clean[:1].lower() + clean[1:]
-        )
-    return None
-
-
-_LEADING_FILLER = re.compile(
-    r"^(?:and|but|so|well|honestly|basically|like|also|plus|anyway|ugh|ok|okay)\b[ ,]*", re.I
-)
-_BARE_FEELING = re.compile(
-    r"^(?:i(?:'m| am)?|i feel|i'm feeling|feeling|i've been|been)?\s*"
-    r"(?:so|really|very|completely|totally|super|a bit|"
-    r"kind of|just)?\s*\w+$",
-    re.I,
-)
-
-
-def _is_bare_feeling(clause: str) -> bool:
-    return len(words(clause)) <= 5 and bool(_BARE_FEELING.match(clause.strip()))
