@@ -147,8 +147,12 @@ class SmtpProvider:
                 timeout=self._settings.notify_smtp_timeout_seconds,
                 cert_bundle=self._settings.notify_smtp_ca_file,
             )
-        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPSenderRefused) as exc:
-            raise PermanentError(type(exc).__name__) from None
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            # Every recipient refused: final only if every refusal is a 5xx (a 4xx, e.g. greylisting at
+            # RCPT, passes on a later try).
+            codes = sorted({refused.code for refused in exc.recipients})
+            kind = PermanentError if codes and all(500 <= code < 600 for code in codes) else RetryableError
+            raise kind(f"SMTPRecipientsRefused {codes}") from None
         except aiosmtplib.SMTPResponseException as exc:
             # 5xx is the relay's final word; 4xx (and everything else) may pass on a later try.
             kind = PermanentError if 500 <= exc.code < 600 else RetryableError

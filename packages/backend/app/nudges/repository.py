@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, func, or_, select, text, tuple_, update
+from sqlalchemy import CursorResult, Select, Table, and_, bindparam, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -299,13 +299,28 @@ async def pending_due(
     return list((await session.execute(query)).scalars())
 
 
-async def record(session: AsyncSession, changes: Sequence[dict[str, Any]]) -> None:
-    """Apply delivery outcomes: ``[{"id", ...columns}]``, grouped by the columns they set."""
+async def record(session: AsyncSession, changes: Sequence[dict[str, Any]]) -> int:
+    """Apply delivery outcomes ``[{"id", "claimed_attempts", ...columns}]``, each only if the note is
+    still under that claim (no other sweep has claimed it since); returns how many were applied."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for change in changes:
-        groups.setdefault(tuple(sorted(change)), []).append(change)
-    for group in groups.values():
-        await session.execute(update(Notification), group)
+        columns = tuple(sorted(set(change) - {"id", "claimed_attempts"}))
+        groups.setdefault(columns, []).append(change)
+    applied = 0
+    for columns, group in groups.items():
+        table = cast(Table, Notification.__table__)  # Core: one statement for many rows (executemany)
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.attempts == bindparam("b_claimed"))
+            .values({**{column: bindparam(f"b_{column}") for column in columns}, "updated_at": func.now()})
+        )
+        params = [
+            {"b_id": c["id"], "b_claimed": c["claimed_attempts"], **{f"b_{k}": c[k] for k in columns}}
+            for c in group
+        ]
+        result = await session.execute(statement, params)
+        applied += cast(CursorResult[Any], result).rowcount or 0
+    return applied
 
 
 # --- the notification centre --------------------------------------------------------------------

@@ -16,6 +16,7 @@ Idempotent: a second sweep at the same moment finds nothing left to do.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ from app import memory, planning
 from app.core.jobs import transaction
 from app.core.logging import get_logger
 from app.core.resources import Resources
+from app.kit.clock import utcnow
 from app.models.enums import (
     ContentSource,
     NotificationChannel,
@@ -50,7 +52,10 @@ from app.nudges.tokens import unsubscribe_url
 
 log = get_logger(__name__)
 
-LEASE = timedelta(minutes=5)  # a claimed note is someone's to send for this long
+# A claimed note is this sweep's to send for this long: longer than the worker's job timeout (10 min),
+# and delivery stops claiming well before that timeout.
+LEASE = timedelta(minutes=15)
+DELIVERY_BUDGET = timedelta(minutes=7)
 SEND_CONCURRENCY = 16
 COUNTED = (NotificationState.pending, NotificationState.sent)
 
@@ -121,6 +126,7 @@ class Sweep:
                 )
                 if not users:
                     return
+                fetched = len(users)  # a full batch means there may be more, whatever fails below
                 last = users[-1]
                 after = (last.next_check_at or self.now, last.user_id)
                 prefs, plans = self._all_prefs(users)
@@ -134,7 +140,7 @@ class Sweep:
                     for u in users
                 ]
                 await self._apply(session, plans)
-            if len(users) < self.batch:
+            if fetched < self.batch:
                 return
 
     async def plan_daily_notes(self) -> None:
@@ -328,11 +334,13 @@ class Sweep:
                         f"deliver {note.kind.value} via {note.channel.value} (attempt {note.attempts + 1})"
                     )
             return
-        while True:
+        started = time.monotonic()
+        while time.monotonic() - started < DELIVERY_BUDGET.total_seconds():
+            # The lease runs on the real clock (``--at`` may name the past) and outlives the job's
+            # timeout: a claim is never taken by another sweep while this one may still send it.
+            lease_until = max(self.now, utcnow()) + LEASE
             async with self._transaction() as session:
-                claimed = await repository.claim_due(
-                    session, self.now, self.batch, self.now + LEASE, self.user_id
-                )
+                claimed = await repository.claim_due(session, self.now, self.batch, lease_until, self.user_id)
                 users = {
                     u.user_id: u for u in await repository.recipients(session, [c.user_id for c in claimed])
                 }
@@ -342,8 +350,13 @@ class Sweep:
             changes = await asyncio.gather(
                 *(self._bounded(limit, note, users.get(note.user_id)) for note in claimed)
             )
+            outcomes = [
+                {**change, "claimed_attempts": note.attempts}
+                for note, change in zip(claimed, changes, strict=True)
+                if change
+            ]
             async with self._transaction() as session:
-                await repository.record(session, [change for change in changes if change])
+                await repository.record(session, outcomes)
             self.report.rows_written += sum(1 for change in changes if change)
             sent_to = {note.user_id for note, change in zip(claimed, changes, strict=True)
                        if change.get("state") is NotificationState.sent}  # fmt: skip

@@ -170,6 +170,23 @@ async def test_a_relay_that_refuses_for_now_is_retried_and_one_that_refuses_for_
     assert (await store.notes("user_refused"))[1].last_error == "SMTPDataError 554"
 
 
+async def test_a_recipient_refused_for_now_is_retried_and_one_refused_for_good_is_not(
+    api: Any, clock: FakeClock, sweep: Any, store: Store, smtp: SMTPServer
+) -> None:
+    """Greylisting answers 4xx at RCPT TO (the client reports it as "all recipients refused")."""
+    await emailed_user(api, clock, store, "user_greylisted")
+    await sweep(DAY_2)
+    smtp.refuse_rcpt_with = "450 4.2.0 Greylisted, please try again later"
+    assert (await sweep(DAY_4)).delivered == {"retry": 1}
+    assert (await store.notes("user_greylisted"))[1].last_error == "SMTPRecipientsRefused [450]"
+    smtp.refuse_rcpt_with = "550 5.1.1 No such user"
+    assert (await sweep(DAY_4 + timedelta(minutes=10))).delivered == {"failed": 1}
+    assert (await store.notes("user_greylisted"))[1].last_error == "SMTPRecipientsRefused [550]"
+    smtp.refuse_rcpt_with = None
+    assert (await sweep(DAY_4 + timedelta(hours=1))).delivered == {}  # failed for good: not resent
+    assert smtp.received == []
+
+
 def self_signed(folder: Path) -> tuple[ssl.SSLContext, Path]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])

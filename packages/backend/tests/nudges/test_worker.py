@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.core.config import Settings
 from app.models import UserPreferences
+from app.models.nudges import NudgeState
 from app.nudges import JOBS
 from app.workers.main import cron_jobs
 from tests.goals.support import Api, FakeClock
@@ -72,6 +73,36 @@ async def test_one_users_failure_does_not_stop_the_others(
     )
     await db.commit()
     assert (await sweep(DAY_2 + timedelta(minutes=15))).delivered == {"sent:in_app": 1}
+
+
+@pytest.mark.parametrize("nudge_overrides", [{"nudge_sweep_batch_size": 2}])
+async def test_a_failing_user_in_a_full_batch_does_not_end_the_sweep_early(
+    api: Any, clock: FakeClock, sweep: Any, store: Store, db: AsyncSession
+) -> None:
+    """Batches of 2, the failing user first: the batch after it must still be planned."""
+    subs = ("user_broken", "user_b_1", "user_b_2", "user_b_3", "user_b_4")
+    for sub in subs:
+        me: Api = api(sub)
+        clock.set(MONDAY_9)
+        await me.goal(title="Read more")
+    broken = (await store.user("user_broken")).id
+    await db.execute(
+        update(UserPreferences)
+        .where(UserPreferences.user_id == broken)
+        .values(communication_preferences=["x"])
+    )
+    first = (await store.state("user_broken")).next_check_at
+    assert first is not None
+    await db.execute(  # due first, so it lands in the first batch
+        update(NudgeState)
+        .where(NudgeState.user_id == broken)
+        .values(next_check_at=first - timedelta(minutes=1))
+    )
+    await db.commit()
+    report = await sweep(DAY_2)
+    assert report.errors == 1 and report.delivered == {"sent:in_app": 4}
+    for sub in subs[1:]:
+        assert await store.summary(sub) == [("dropoff", 1, "in_app", "sent", None)]
 
 
 @pytest.fixture

@@ -31,7 +31,8 @@ class Received:
 @dataclass
 class SMTPServer:
     port: int = field(default_factory=free_port)
-    refuse_with: str | None = None  # e.g. "451 4.3.0 try again later" or "550 5.1.1 no such user"
+    refuse_with: str | None = None  # at DATA, e.g. "451 4.3.0 try again later" or "554 5.7.1 no"
+    refuse_rcpt_with: str | None = None  # at RCPT TO, e.g. "450 4.2.0 Greylisted" or "550 5.1.1 unknown"
     received: list[Received] = field(default_factory=list)
     tls_context: ssl.SSLContext | None = None
     credentials: tuple[str, str] | None = None
@@ -40,6 +41,14 @@ class SMTPServer:
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self.refuse_rcpt_with:
+            return self.refuse_rcpt_with
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse_with:
