@@ -22,6 +22,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 from arq import cron
 from arq.connections import ArqRedis
 from arq.cron import CronJob
+from arq.jobs import Job as ArqJob
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
@@ -92,9 +93,9 @@ class Job(Generic[P, R]):
         """Queue the job to be sent when ``session`` commits (dropped if it rolls back)."""
         session.info.setdefault(_PENDING, []).append(PendingJob(self.name, args, job_id))
 
-    async def enqueue(self, redis: ArqRedis, *args: Any, job_id: str | None = None) -> bool:
-        """Send the job now; ``False`` when ARQ already holds one with ``job_id``."""
-        return await redis.enqueue_job(self.name, *args, _job_id=job_id) is not None
+    async def enqueue(self, redis: ArqRedis, *args: Any, job_id: str | None = None) -> ArqJob | None:
+        """Send the job now; ``None`` when ARQ already holds one with ``job_id``."""
+        return await redis.enqueue_job(self.name, *args, _job_id=job_id)
 
     def schedule(self, settings: Settings) -> Schedule | None:
         return self._schedule(settings) if callable(self._schedule) else self._schedule

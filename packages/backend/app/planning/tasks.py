@@ -46,9 +46,10 @@ async def nightly_sweep(ctx: JobContext, now: str | None = None) -> int:
     enqueued = 0
     for user_id, yesterday in due:
         # One job id per user and day: ARQ drops a second enqueue while the first is queued or kept.
-        enqueued += await nightly_user.enqueue(
+        job = await nightly_user.enqueue(
             ctx.redis, str(user_id), moment.isoformat(), job_id=f"nightly:{user_id}:{yesterday.isoformat()}"
         )
+        enqueued += job is not None
     if due:
         log.info("nightly_sweep", due=len(due), enqueued=enqueued)
     return enqueued

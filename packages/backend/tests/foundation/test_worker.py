@@ -19,7 +19,7 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 
 from app.core.config import Settings
-from app.health.heartbeat import HEARTBEAT_KEY, read_heartbeat, write_heartbeat
+from app.health.heartbeat import HEARTBEAT_KEY, heartbeat, read_heartbeat, write_heartbeat
 from app.workers.main import FUNCTIONS, create_worker, cron_jobs
 from tests.support.services import ServiceURLs
 
@@ -44,7 +44,7 @@ async def run_burst(worker: Worker) -> None:
 async def test_burst_worker_runs_an_enqueued_heartbeat(
     settings: Settings, pool: ArqRedis, redis: Redis
 ) -> None:
-    job = await pool.enqueue_job("heartbeat", _job_id="heartbeat-from-test")
+    job = await heartbeat.enqueue(pool, job_id="heartbeat-from-test")
     assert job is not None
     worker = create_worker(settings, burst=True, handle_signals=False, poll_delay=0.01)
     await run_burst(worker)

@@ -9,6 +9,7 @@ from typing import Any
 from arq.connections import RedisSettings, create_pool
 
 from app.core.config import Settings
+from app.planning.tasks import nightly_sweep
 from tests.goals.support import LOS_ANGELES, Api, FakeClock
 from tests.support.worker import run_burst_worker
 
@@ -17,7 +18,7 @@ async def nightly(settings: Settings, now: str) -> None:
     assert settings.redis_url
     pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     try:
-        await pool.enqueue_job("nightly_sweep", now, _job_id=f"sweep-{now}")
+        await nightly_sweep.enqueue(pool, now, job_id=f"sweep-{now}")
     finally:
         await pool.aclose()
     worker = await run_burst_worker(settings, cron_jobs=[])

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.memory.embeddings import LOCAL_MODEL_NAME
+from app.memory.tasks import embed_pending_memories, prune_task_memories
 from app.models import Memory, MemoryTier
 from app.users import repository as users
 from app.workers.main import cron_jobs
@@ -68,7 +69,7 @@ async def test_prune_job_deletes_only_stale_task_memories(
     await db.commit()
     settings = settings_factory(memory_prune_batch_size=2)
 
-    job = await pool.enqueue_job("prune_task_memories", NOW.isoformat())
+    job = await prune_task_memories.enqueue(pool, NOW.isoformat())
     assert job is not None
     worker = await run_worker(settings)
     assert worker.jobs_failed == 0
@@ -78,7 +79,7 @@ async def test_prune_job_deletes_only_stale_task_memories(
     left = set((await db.execute(select(Memory.id))).scalars())
     assert left == set(kept) and not left & set(stale)
 
-    again = await pool.enqueue_job("prune_task_memories", NOW.isoformat())
+    again = await prune_task_memories.enqueue(pool, NOW.isoformat())
     assert again is not None
     await run_worker(settings)
     assert (await again.result(timeout=5))["deleted"] == 0  # idempotent
@@ -157,7 +158,7 @@ async def test_embed_job_leaves_rows_for_later_when_the_provider_is_still_down(
     await seed(db, user.id, MemoryTier.task, "pending", NOW, NOW)
     await db.commit()
     openai_server.failing = True
-    job = await pool.enqueue_job("embed_pending_memories")
+    job = await embed_pending_memories.enqueue(pool)
     assert job is not None
     await run_worker(openai_settings)
     assert await job.result(timeout=5) == {"embedded": 0, "failed": True}

@@ -16,6 +16,7 @@ from app.core.config import Settings
 from app.models import DailyProgress, Goal, Mission, Streak, User
 from app.planning import nightly
 from app.planning.nightly import run_nightly
+from app.planning.tasks import nightly_sweep, nightly_user
 from app.workers.main import FUNCTIONS, cron_jobs
 from tests.goals.support import LOS_ANGELES, TONGATAPU, Api, FakeClock
 from tests.support.worker import run_burst_worker
@@ -149,7 +150,7 @@ async def test_a_real_worker_runs_each_user_after_their_own_midnight(
     la_id, to_id = await user_id_of(db, "user_la"), await user_id_of(db, "user_to")
 
     # 18:00 UTC on the 15th: 07:00 on the 16th in Tongatapu, 10:00 on the 15th in Los Angeles.
-    await pool.enqueue_job("nightly_sweep", "2025-01-15T18:00:00+00:00")
+    await nightly_sweep.enqueue(pool, "2025-01-15T18:00:00+00:00")
     worker = await run_worker(settings)
     assert worker.jobs_complete == 2  # the sweep and Tongatapu's nightly run
     assert list(await snapshots(db, to_id)) == [date(2025, 1, 15)]
@@ -159,12 +160,12 @@ async def test_a_real_worker_runs_each_user_after_their_own_midnight(
     assert len(await pending(db, la_goal["id"])) == 0
 
     # The same instant again: nobody is due any more.
-    await pool.enqueue_job("nightly_sweep", "2025-01-15T18:00:00+00:00", _job_id="sweep-again")
+    await nightly_sweep.enqueue(pool, "2025-01-15T18:00:00+00:00", job_id="sweep-again")
     worker = await run_worker(settings)
     assert worker.jobs_complete == 1
 
     # 08:30 UTC on the 16th: 00:30 in Los Angeles; Tongatapu already has its snapshot.
-    await pool.enqueue_job("nightly_sweep", "2025-01-16T08:30:00+00:00")
+    await nightly_sweep.enqueue(pool, "2025-01-16T08:30:00+00:00")
     await run_worker(settings)
     la_shots = await snapshots(db, la_id)
     assert list(la_shots) == [date(2025, 1, 15)]
@@ -181,7 +182,7 @@ async def test_the_nightly_job_twice_changes_nothing_the_second_time(
     await me.finish((await me.mission(goal["id"]))["id"])
     user_id = await user_id_of(db, "user_a")
     for job_id in ("first", "second"):
-        await pool.enqueue_job("nightly_user", str(user_id), "2025-01-16T01:00:00+00:00", _job_id=job_id)
+        await nightly_user.enqueue(pool, str(user_id), "2025-01-16T01:00:00+00:00", job_id=job_id)
     worker = await run_worker(settings)
     assert worker.jobs_complete == 2
     results = sorted((await pool.all_job_results()), key=lambda r: r.job_id)

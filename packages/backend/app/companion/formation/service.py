@@ -186,9 +186,10 @@ async def sweep(
         await session.commit()
         bucket = int(now.timestamp() // 300)
         for message in await repository.unformed_messages(session, now - unformed_after, limit):
-            queued += await companion_form_memories.enqueue(
+            job = await companion_form_memories.enqueue(
                 redis, str(message.id), job_id=f"{form_job_id(message.id)}:sweep:{bucket}"
             )
+            queued += job is not None
     if settled or queued:
         log.info("companion_swept", settled=settled, queued=queued)
     return {"settled": settled, "queued": queued}
