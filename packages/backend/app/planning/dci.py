@@ -111,7 +111,9 @@ async def compute(
     engagement_depth = ratio(deep, len(sessions))
 
     followed, decided = await nudge_responses(session, user_id, first, end, now)
-    nudge_response = ratio(followed, decided) if decided else 1.0
+    # No note to answer: full marks if the user kept going on their own, nothing if idle.
+    kept_going = 1.0 if finished or sessions else 0.0
+    nudge_response = ratio(followed, decided) if decided else kept_going
 
     return DciTerms(
         streak=streak,

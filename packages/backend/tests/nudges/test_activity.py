@@ -113,7 +113,7 @@ async def test_nudge_response_is_the_share_of_notes_followed_within_24_hours(
     end = date(2025, 1, 20)
 
     terms = await dci.compute(db, user_id, end, 7, live=True, now=now)
-    assert terms.nudge_response == 1.0 and terms.counts["nudges"] == 0  # no note to answer
+    assert terms.nudge_response == 0.0 and terms.counts["nudges"] == 0  # no note, and idle
 
     day = timedelta(days=1)
     await seed_sent(

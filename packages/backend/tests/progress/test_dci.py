@@ -25,16 +25,20 @@ def test_combine_clamps_every_term() -> None:
     assert dci.ratio(5, 4) == 1.0
 
 
-async def test_no_activity_gives_zero_terms_and_no_note_to_answer(
-    api: Any, clock: FakeClock, db: AsyncSession
-) -> None:
+async def test_no_activity_gives_zero_terms(api: Any, clock: FakeClock, db: AsyncSession) -> None:
     me: Api = api("user_a")
     await me.get("/users/me")
     user_id = await user_id_of(db, "user_a")
     terms = await dci.compute(db, user_id, date(2025, 1, 15), 30, live=True, now=clock.now)
-    assert (terms.streak, terms.completion_rate, terms.engagement_depth) == (0, 0.0, 0.0)
-    # nudge_response: no note was sent, so none was left unanswered (tests/nudges/test_activity.py).
-    assert (terms.nudge_response, terms.counts["nudges"], terms.dci) == (1.0, 0, 0.1)
+    # No note was sent, but an idle user did not keep going on their own either: nudge_response 0.
+    assert (terms.streak, terms.completion_rate, terms.engagement_depth, terms.nudge_response, terms.dci) == (
+        0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    )
+    assert terms.counts["nudges"] == 0
 
 
 async def test_the_dci_appears_after_seven_active_days(api: Any, clock: FakeClock) -> None:
