@@ -1,16 +1,26 @@
-"""Every /api/v1 router, in one place."""
+"""Every /api/v1 router, in one place, with the per-user rate limit on every authenticated one."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from app import companion, health, memory, planning, users, webhooks
+from app.core.openapi import AUTHENTICATED_ERRORS, COMMON_ERRORS
+
+API_PREFIX = "/api/v1"
+# The Clerk webhook reads its own body, with its own cap (the Svix signature covers the raw bytes).
+WEBHOOK_PATH = API_PREFIX + "/webhooks/clerk"
 
 api_router = APIRouter()
-api_router.include_router(health.router)
-api_router.include_router(users.router)
-api_router.include_router(webhooks.router)
-api_router.include_router(memory.router)
-api_router.include_router(companion.router)
-api_router.include_router(companion.sse_router)
-api_router.include_router(planning.goals_router)
-api_router.include_router(planning.missions_router)
-api_router.include_router(planning.progress_router)
+api_router.include_router(health.router, responses=COMMON_ERRORS)
+api_router.include_router(webhooks.router, responses=COMMON_ERRORS)
+for router in (
+    users.router,
+    memory.router,
+    companion.router,
+    companion.sse_router,
+    planning.goals_router,
+    planning.missions_router,
+    planning.progress_router,
+):
+    api_router.include_router(
+        router, dependencies=[Depends(users.per_user_rate_limit)], responses=AUTHENTICATED_ERRORS
+    )

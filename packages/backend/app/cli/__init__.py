@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from app.cli import database, dev, memory, worker
+from app.cli import database, dev, memory, webhooks, worker
 from app.db.migrate import BACKEND_DIR
 
 cli = typer.Typer(
@@ -18,6 +18,7 @@ cli = typer.Typer(
 for group in (dev, worker, database):
     group.register(cli)
 cli.add_typer(memory.app, name="memory")
+cli.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import User, UserPreferences
+from app.models import User, UserPreferences, WebhookDelivery
+from app.models.enums import ERASED_OUTCOMES
 
 
 async def get_by_clerk_id(session: AsyncSession, clerk_user_id: str) -> User | None:
@@ -100,3 +101,17 @@ async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> bool:
 
 async def get_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await session.get(User, user_id)
+
+
+async def deleted_in_clerk(session: AsyncSession, clerk_user_id: str) -> bool:
+    """Whether a ``user.deleted`` webhook erased this Clerk user (its delivery is the tombstone)."""
+    result = await session.execute(
+        select(WebhookDelivery.svix_id)
+        .where(
+            WebhookDelivery.clerk_user_id == clerk_user_id,
+            WebhookDelivery.event_type == "user.deleted",
+            WebhookDelivery.outcome.in_(ERASED_OUTCOMES),
+        )
+        .limit(1)
+    )
+    return result.first() is not None

@@ -56,7 +56,8 @@ async def _stream(
     after = parse_event_id(last_event_id)
     if await service.already_delivered(resources, user.id, reply, after):
         return Response(status_code=204, headers=SSE_HEADERS)
-    events = service.reply_events(resources, user.id, reply, after)
+    release = await service.open_stream(resources, user)
+    events = service.holding(service.reply_events(resources, user.id, reply, after), release)
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
@@ -66,7 +67,9 @@ router.add_api_route(
     methods=["GET"],
     summary="The reply as Server-Sent Events (token…, then complete or error)",
     description="Events carry ids; reconnect with `Last-Event-ID` to resume without duplicates. "
-    "Keep-alive comments are sent while waiting. Generation does not depend on this connection.",
+    "Keep-alive comments are sent while waiting. Generation does not depend on this connection. "
+    "A user may hold MAX_STREAMS_PER_USER streams at once (429 beyond). When the server shuts down, "
+    "the stream ends with a `reconnect` event carrying the last id: reconnect to resume.",
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}},

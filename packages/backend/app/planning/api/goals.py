@@ -93,7 +93,14 @@ async def decompose(
     now: Now,
 ) -> Any:
     return await decomposition.propose(
-        session, resources.settings, resources.chat, user, goal_id, now, resources.redis
+        session,
+        resources.settings,
+        resources.chat,
+        user,
+        goal_id,
+        now,
+        resources.redis,
+        resources.redis_guard,
     )
 
 
