@@ -122,13 +122,22 @@ async def test_jwks_down_cached_keys_keep_working_new_kids_get_401(api: ApiFacto
     assert (await get_me(client, KEY_2)).status_code == 200
 
 
+async def until(condition: Any, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds * 100)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
 async def test_jwks_down_past_the_cache_ttl_keeps_cached_keys(api: ApiFactory, jwks: JWKSServer) -> None:
     client = await api(**jwks_settings(jwks, clerk_jwks_cache_ttl_seconds=1))
     assert (await get_me(client, KEY_1)).status_code == 200
     jwks.failing = True
     await asyncio.sleep(1.05)
-    assert (await get_me(client, KEY_1)).status_code == 200  # stale, refetch failed: still trusted
-    assert jwks.requests == 2
+    assert (await get_me(client, KEY_1)).status_code == 200  # stale: served, refreshed behind it
+    await until(lambda: jwks.requests == 2)
+    assert (await get_me(client, KEY_1, "user_b")).status_code == 200  # refetch failed: still trusted
 
 
 async def test_a_key_clerk_stops_publishing_stops_working(api: ApiFactory, jwks: JWKSServer) -> None:
@@ -137,8 +146,41 @@ async def test_a_key_clerk_stops_publishing_stops_working(api: ApiFactory, jwks:
     assert (await get_me(client, KEY_2)).status_code == 200
     jwks.keys = [KEY_1.jwk]  # KEY_2 rotated out
     await asyncio.sleep(1.05)
+    # Past the TTL the cached key is still served while the refresh runs in the background...
+    assert (await get_me(client, KEY_2)).status_code == 200
+    # ...which drops it once Clerk's answer arrives.
+    await until(lambda: jwks.requests == 2)
+    for _ in range(100):
+        if (await get_me(client, KEY_2)).status_code == 401:
+            break
+        await asyncio.sleep(0.01)
     assert_401(await get_me(client, KEY_2), "unknown_key")
     assert (await get_me(client, KEY_1)).status_code == 200
+
+
+async def test_a_blackholed_jwks_endpoint_never_stalls_requests_with_a_cached_key(
+    api: ApiFactory, jwks: JWKSServer
+) -> None:
+    """Issue 12: past the TTL the refresh used to run inside the request, so an endpoint that
+    accepts connections and never answers held every request for the client's timeout (5 s)."""
+    client = await api(**jwks_settings(jwks, clerk_jwks_cache_ttl_seconds=1))
+    assert (await get_me(client, KEY_1)).status_code == 200
+    jwks.blackhole.set()
+    jwks.keys = [KEY_1.jwk, KEY_2.jwk]
+    await asyncio.sleep(1.05)
+    try:
+        # A token with a new kid has to wait for Clerk's answer: it waits on the hanging fetch.
+        waiting = asyncio.create_task(get_me(client, KEY_2, "user_new"))
+        await until(lambda: jwks.requests == 2)
+        # Tokens whose key is cached are answered meanwhile, far within the fetch's 5 s timeout.
+        async with asyncio.timeout(2):
+            responses = await asyncio.gather(*(get_me(client, KEY_1, f"user_{i}") for i in range(20)))
+        assert [r.status_code for r in responses] == [200] * 20
+        assert not waiting.done()
+        assert jwks.requests == 2  # one fetch in flight, shared: no pile-up on the endpoint
+    finally:
+        jwks.release.set()
+    assert (await waiting).status_code == 200  # Clerk answered: the new key is known
 
 
 async def test_jwks_unreachable_from_the_start_is_401_not_500(api: ApiFactory) -> None:
