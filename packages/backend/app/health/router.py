@@ -40,7 +40,9 @@ async def health(resources: ResourcesDep) -> JSONResponse:
         "environment": resources.settings.environment.value,
     }
     if redis.status == "up" and resources.redis is not None:
-        body["worker"] = await read_heartbeat(resources.redis)
+        heartbeat = await read_heartbeat(resources.redis)
+        # Anyone may call this: the worker's host name and pid (kept in Redis) stay out of it.
+        body["worker"] = {key: value for key, value in heartbeat.items() if key != "worker"}
     return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
 
 
