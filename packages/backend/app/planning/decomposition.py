@@ -36,7 +36,7 @@ from app.kit.clock import local_date
 from app.models import DecompositionProposal, Goal, User
 from app.models.enums import MissionSource, ProposalSource, ProposalStatus
 from app.planning import planner, plans
-from app.planning.locks import open_goal
+from app.planning.locks import check_mission_room, open_goal
 from app.planning.repository import goals as repository
 from app.planning.repository import missions
 from app.planning.rules import mission_row
@@ -286,6 +286,7 @@ async def approve(
     proposal_id: uuid.UUID,
     edits: ApprovalIn,
     now: datetime,
+    max_missions: int,
 ) -> ApprovalOut:
     # Lock order (docs/goals.md): the goal's row first, then the proposal and the new missions. An
     # archival holding the lock finishes first; the goal is then read archived and this is a 409,
@@ -322,6 +323,7 @@ async def approve(
                     source=MissionSource.decomposition,
                 )
             )
+    await check_mission_room(session, goal, len(rows), max_missions)  # a 409 rolls the claim back
     created = await missions.insert_missions(session, rows)
     proposal.payload = plan.model_dump(mode="json")  # what was actually saved, edits included
     await session.flush()
