@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, exists, func, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,3 +115,10 @@ async def deleted_in_clerk(session: AsyncSession, clerk_user_id: str) -> bool:
         .limit(1)
     )
     return result.first() is not None
+
+
+async def database_knows_timezone(session: AsyncSession, name: str) -> bool:
+    """Whether PostgreSQL's tz database has this zone (``pg_timezone_names``): the nightly queries
+    compute local days there, so a zone it does not know is refused up front."""
+    known = exists().select_from(text("pg_timezone_names")).where(literal_column("name") == name)
+    return bool((await session.execute(select(known))).scalar_one())

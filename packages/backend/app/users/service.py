@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import invalid_field
 from app.core.logging import get_logger
 from app.models import User, UserPreferences
 from app.users import repository
@@ -17,6 +18,13 @@ log = get_logger(__name__)
 
 
 async def update_profile(session: AsyncSession, user: User, changes: UserUpdate) -> User:
+    zone = changes.timezone
+    if (
+        zone is not None
+        and zone != user.timezone
+        and not await repository.database_knows_timezone(session, zone)
+    ):
+        raise invalid_field("timezone", f"time zone {zone!r} is not known to the database")
     for field, value in changes.model_dump(exclude_unset=True).items():
         if value is None:
             continue  # explicit nulls leave required fields untouched
