@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    tuple_,
     union_all,
     update,
 )
@@ -506,10 +507,14 @@ async def list_page(
     return list(result.scalars())
 
 
-async def all_for_user(session: AsyncSession, user_id: uuid.UUID) -> list[Memory]:
-    result = await session.execute(
-        select(Memory).options(*SLIM).where(Memory.user_id == user_id).order_by(Memory.created_at, Memory.id)
-    )
+async def export_page(
+    session: AsyncSession, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[Memory]:
+    """The user's memories oldest first, ``limit`` at a time after the (created_at, id) ``after``."""
+    query = select(Memory).options(*SLIM).where(Memory.user_id == user_id)
+    if after is not None:
+        query = query.where(tuple_(Memory.created_at, Memory.id) > tuple_(*after))
+    result = await session.execute(query.order_by(Memory.created_at, Memory.id).limit(limit))
     return list(result.scalars())
 
 

@@ -2,7 +2,7 @@
 erasure. Other domains register their part of the export and erasure here
 (``export_section``, ``erase_hook``)."""
 
-from app.users.data import erase_hook, export_section
+from app.users.data import erase_hook, export_pages, export_section
 from app.users.deps import Claims, CurrentUser
 from app.users.limits import per_user_rate_limit
 from app.users.repository import deleted_in_clerk, get_by_clerk_id, upsert_from_clerk
@@ -15,6 +15,7 @@ __all__ = [
     "deleted_in_clerk",
     "erase_hook",
     "erase_user",
+    "export_pages",
     "export_section",
     "get_by_clerk_id",
     "per_user_rate_limit",
