@@ -7,13 +7,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.embedding import Embedder, EmbeddingError
 from app.core.logging import get_logger
 from app.memory import repository
+from app.models import Memory
 
 log = get_logger(__name__)
 
@@ -49,7 +50,18 @@ async def prune_task_memories(
 @dataclass(frozen=True)
 class EmbedReport:
     embedded: int
-    failed: bool
+    failed: bool  # the provider failed: the run stopped early (or could not embed some memories)
+    isolated: int = 0  # memories that failed on their own, now backing off
+
+
+# A memory that fails on its own waits this long before the next attempt, doubling each time.
+FIRST_BACKOFF = timedelta(minutes=15)
+MAX_BACKOFF = timedelta(days=1)
+
+
+def backoff(failures: int) -> timedelta:
+    """15 min, 30 min, 1 h, ... then daily (the exponent is capped before it could overflow)."""
+    return min(FIRST_BACKOFF * (1 << min(max(0, failures - 1), 8)), MAX_BACKOFF)
 
 
 async def embed_pending(
@@ -58,30 +70,65 @@ async def embed_pending(
     *,
     batch_size: int,
     max_batches: int = 1000,
+    now: datetime | None = None,
 ) -> EmbedReport:
     """Embed memories stored while the provider was failing (``embedding IS NULL``).
 
-    Stops at the first provider failure (the next run retries) or when nothing is left.
+    A batch the provider refuses is retried one memory at a time: those that fail alone are marked
+    (``embedding_failures``) and skipped until ``embedding_retry_at`` (15 minutes, doubling up to a
+    day), so one text the provider always rejects no longer stops the backfill for every user. When
+    the first two memories tried alone both fail, the provider itself is down: the run stops (the
+    next one retries).
     """
-    embedded = 0
+    moment = now or datetime.now(UTC)
+    embedded = isolated = 0
+    failed = outage = False
     for _ in range(max_batches):
         async with sessions() as session, session.begin():
-            memories = await repository.claim_unembedded(session, batch_size)
+            memories = await repository.claim_unembedded(session, batch_size, moment)
             if not memories:
                 break
             try:
-                vectors = await embedder.embed([m.content for m in memories])
+                vectors: list[list[float] | None] = list(await embedder.embed([m.content for m in memories]))
             except EmbeddingError as exc:
                 log.warning("memory_embed_pending_failed", error=str(exc), waiting=len(memories))
-                return EmbedReport(embedded=embedded, failed=True)
-            for memory, vector in zip(memories, vectors, strict=True):
+                vectors, outage = await _one_by_one(embedder, memories)
+                failed = True
+            # After an outage only the memories tried are in ``vectors``: the others stay as they are.
+            for memory, vector in zip(memories, vectors, strict=False):
+                if vector is None:
+                    memory.embedding_failures += 1
+                    memory.embedding_retry_at = moment + backoff(memory.embedding_failures)
+                    isolated += 1
+                    log.warning(
+                        "memory_embedding_isolated",
+                        memory_id=str(memory.id),
+                        failures=memory.embedding_failures,
+                        retry_at=memory.embedding_retry_at.isoformat(),
+                    )
+                    continue
                 memory.embedding = vector
                 memory.embedding_model = embedder.model_name
-        embedded += len(memories)
-        if len(memories) < batch_size:
+                memory.embedding_failures, memory.embedding_retry_at = 0, None
+                embedded += 1
+        if outage or len(memories) < batch_size:
             break
-    log.info("memory_embed_pending_done", embedded=embedded)
-    return EmbedReport(embedded=embedded, failed=False)
+    log.info("memory_embed_pending_done", embedded=embedded, isolated=isolated)
+    return EmbedReport(embedded=embedded, failed=failed, isolated=isolated)
+
+
+async def _one_by_one(embedder: Embedder, memories: list[Memory]) -> tuple[list[list[float] | None], bool]:
+    """Each memory alone: its vector or ``None``; and whether the provider looks down (the first
+    two tried both failed; the rest are then left untried, unmarked)."""
+    vectors: list[list[float] | None] = []
+    for index, memory in enumerate(memories):
+        try:
+            vectors.extend(await embedder.embed([memory.content]))
+        except EmbeddingError:
+            vectors.append(None)
+            if index == 1 and vectors == [None, None]:
+                return vectors, True
+    return vectors, False
 
 
 async def count_to_reembed(sessions: async_sessionmaker[AsyncSession], model_name: str, force: bool) -> int:

@@ -561,11 +561,15 @@ async def delete_stale_tasks(session: AsyncSession, cutoff: datetime, batch_size
     return len(result.all())
 
 
-async def claim_unembedded(session: AsyncSession, batch_size: int) -> list[Memory]:
-    """Lock a batch of memories without an embedding (skipping rows another worker holds)."""
+async def claim_unembedded(session: AsyncSession, batch_size: int, now: datetime) -> list[Memory]:
+    """Lock a batch of memories without an embedding (skipping rows another worker holds, and
+    those backing off after failing on their own)."""
     result = await session.execute(
         select(Memory)
-        .where(Memory.embedding.is_(None))
+        .where(
+            Memory.embedding.is_(None),
+            or_(Memory.embedding_retry_at.is_(None), Memory.embedding_retry_at <= now),
+        )
         .order_by(Memory.created_at)
         .limit(batch_size)
         .with_for_update(skip_locked=True)

@@ -556,6 +556,7 @@ async def update_memory(
         vector = await _embed_one(embedder, content)
         memory.embedding = vector
         memory.embedding_model = embedder.model_name if vector is not None else None
+        memory.embedding_failures, memory.embedding_retry_at = 0, None  # new text, a fresh start
         if vector is None:
             embed_pending_memories.defer(session)
     memory.tier, memory.content, memory.content_hash = tier, content, digest

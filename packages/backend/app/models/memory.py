@@ -57,6 +57,10 @@ class Memory(TimestampMixin, Base):
     # The column's size is fixed by migration 0003 (EMBEDDING_DIMENSIONS); NULL until embedded.
     embedding: Mapped[list[float] | None] = mapped_column(Vector())
     embedding_model: Mapped[str | None] = mapped_column(String(200))
+    # The backfill's failed attempts at this memory alone, and when it may try again (backing off),
+    # so one text the provider always rejects does not hold up everyone else's (migration 0009).
+    embedding_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    embedding_retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     meta: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
