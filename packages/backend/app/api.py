@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 
 from app import companion, health, memory, planning, users, webhooks
-from app.core.openapi import AUTHENTICATED_ERRORS, COMMON_ERRORS
+from app.core.openapi import AUTHENTICATED_ERRORS, COMMON_ERRORS, STATEFUL_ERRORS
 
 API_PREFIX = "/api/v1"
 # The Clerk webhook reads its own body, with its own cap (the Svix signature covers the raw bytes).
@@ -12,15 +12,13 @@ WEBHOOK_PATH = API_PREFIX + "/webhooks/clerk"
 api_router = APIRouter()
 api_router.include_router(health.router, responses=COMMON_ERRORS)
 api_router.include_router(webhooks.router, responses=COMMON_ERRORS)
-for router in (
-    users.router,
-    memory.router,
-    companion.router,
-    companion.sse_router,
-    planning.goals_router,
-    planning.missions_router,
-    planning.progress_router,
+for router, errors in (
+    (users.router, AUTHENTICATED_ERRORS),
+    (memory.router, STATEFUL_ERRORS),
+    (companion.router, STATEFUL_ERRORS),
+    (companion.sse_router, STATEFUL_ERRORS),
+    (planning.goals_router, STATEFUL_ERRORS),
+    (planning.missions_router, STATEFUL_ERRORS),
+    (planning.progress_router, AUTHENTICATED_ERRORS),
 ):
-    api_router.include_router(
-        router, dependencies=[Depends(users.per_user_rate_limit)], responses=AUTHENTICATED_ERRORS
-    )
+    api_router.include_router(router, dependencies=[Depends(users.per_user_rate_limit)], responses=errors)

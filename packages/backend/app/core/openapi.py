@@ -33,17 +33,23 @@ _RETRY_AFTER = {
     "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 }
 
-# Any route: a body over MAX_REQUEST_BODY_BYTES, bad input, a dependency down.
+# Any route: a body that cannot be read, too large or of the wrong type; bad input; a dependency down.
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("The request body could not be read (bad_request)"),
     413: _error("Request body over MAX_REQUEST_BODY_BYTES (payload_too_large)"),
+    415: _error("A body not sent as application/json (unsupported_media_type)"),
     422: _error("Invalid request: validation_error (details name each field) or invalid_json"),
-    503: _error(
-        "PostgreSQL or Redis unavailable (dependency_unavailable); nothing was changed", _RETRY_AFTER
-    ),
+    503: _error("PostgreSQL or Redis unavailable (dependency_unavailable); retry later", _RETRY_AFTER),
 }
 # Routes behind a Clerk session token.
 AUTHENTICATED_ERRORS: dict[int | str, dict[str, Any]] = {
     **COMMON_ERRORS,
     401: _error("Missing or invalid session token; details.reason says why (e.g. expired, user_deleted)"),
+    404: _error("No such resource of the signed-in user (not_found): another user's ids answer 404 too"),
     429: _error("Over a per-user limit (rate_limited)", _RETRY_AFTER),
+}
+# Routes that change state with rules: a transition that is not allowed, a duplicate, a cap reached.
+STATEFUL_ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTHENTICATED_ERRORS,
+    409: _error("Conflicts with the current state (e.g. conflict, goal_not_open, limit_reached)"),
 }

@@ -22,6 +22,7 @@ from app.companion.schemas import (
 from app.companion.stream import parse_event_id
 from app.core.deps import ResourcesDep, SessionDep
 from app.core.errors import NotFound
+from app.kit.pagination import Offset
 from app.users import CurrentUser
 
 router = APIRouter(prefix="/companion", tags=["companion"])
@@ -87,7 +88,7 @@ async def list_conversations(
     user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     items, total = await service.list_conversations(session, user, limit, offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
@@ -103,7 +104,7 @@ async def get_conversation(
     user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     return await service.conversation_detail(session, user, conversation_id, limit, offset)
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query, Response
 from app.core.deps import ResourcesDep, SessionDep, SettingsDep
 from app.core.openapi import ErrorOut
 from app.kit.clock import Now
+from app.kit.pagination import Offset
 from app.models.enums import GoalStatus
 from app.planning import decomposition
 from app.planning import goals as service
@@ -54,7 +55,7 @@ async def list_goals(
     status: GoalStatus | None = None,
     include_archived: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     items, total = await repository.list_goals(
         session, user.id, status=status, include_archived=include_archived, limit=limit, offset=offset

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Query
 from app.core.deps import SessionDep, SettingsDep
 from app.core.openapi import ErrorOut
 from app.kit.clock import Now
+from app.kit.pagination import Offset
 from app.models.enums import EnergyLevel, MissionStatus
 from app.planning import missions as service
 from app.planning import triad
@@ -62,7 +63,7 @@ async def list_missions(
         Query(alias="date", description="Missions completed on, or deferred to, this local date"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     items, total = await repository.list_missions(
         session, user.id, goal_id=goal_id, status=status, on_date=on, limit=limit, offset=offset
