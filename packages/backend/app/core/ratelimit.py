@@ -68,7 +68,7 @@ def key_for(clerk_user_id: str, scope: str) -> str:
 class RedisGuard:
     """Remembers, per process, that Redis just failed, for ``cooldown`` seconds."""
 
-    def __init__(self, cooldown: float = 5.0) -> None:
+    def __init__(self, cooldown: float = 2.0) -> None:
         self.cooldown = cooldown
         self._down_until = 0.0
 
