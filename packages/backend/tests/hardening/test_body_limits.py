@@ -217,9 +217,8 @@ def test_a_50_mb_body_without_a_token_leaves_the_servers_memory_flat(
     }
     with uvicorn_server(env, tmp_path / "uvicorn.log") as (url, pid):
         host = urlsplit(url).netloc.encode()
-        declared = (
-            b"POST /api/v1/memories HTTP/1.1\r\nHost: " + host + b"\r\nContent-Type: application/json\r\n"
-        )
+        declared = b"POST /api/v1/memories HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n"
+        declared += b"Content-Type: application/json\r\n"
         length_head = declared + f"Content-Length: {50 * MB}\r\n\r\n".encode()
         chunked_head = declared + b"Transfer-Encoding: chunked\r\n\r\n"
         for _ in range(3):  # warm up every code path once
