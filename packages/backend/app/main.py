@@ -10,11 +10,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.api import api_router
+from app.api import API_PREFIX, WEBHOOK_PATH, api_router
+from app.core.bodylimit import BodyGuardMiddleware
 from app.core.config import Settings, load_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging, get_logger
 from app.core.middleware import RequestContextMiddleware
+from app.core.shutdown import notice_shutdown
 from app.memory import detect_pgvector
 from app.runtime import create_resources
 
@@ -26,11 +28,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     resources = create_resources(settings)  # lazy: connects on first use, never here
     app.state.resources = resources
+    restore_signals = notice_shutdown(resources.draining)
     log.info("startup", environment=settings.environment.value, redis=bool(settings.redis_url))
     await detect_pgvector(resources.engine, settings.health_timeout_seconds)
     try:
         yield
     finally:
+        resources.draining.set()  # reply streams still open end with a reconnect event
+        restore_signals()
         await resources.close()
         log.info("shutdown")
 
@@ -46,21 +51,62 @@ def _init_sentry(settings: Settings) -> None:
         release=f"delight-backend@{__version__}",
         send_default_pii=False,
         traces_sample_rate=0.0,
+        # Frames' local variables can hold message bodies, tokens or memories; request bodies are
+        # what users wrote. Neither leaves the process.
+        include_local_variables=False,
+        max_request_body_size="never",
+        before_send=_scrub_event,
+        before_breadcrumb=_scrub_breadcrumb,
     )
+
+
+def _scrub_event(event: Any, _: Any) -> Any:
+    """Keep what locates the error (type, stack frames, route); drop what could carry user text."""
+    request = event.get("request")
+    if isinstance(request, dict):
+        request.pop("data", None)
+        request.pop("cookies", None)
+        request.pop("query_string", None)
+        headers = request.get("headers")
+        if isinstance(headers, dict):
+            request["headers"] = {k: v for k, v in headers.items() if k.lower() in _SAFE_HEADERS}
+    for exception in (event.get("exception") or {}).get("values") or []:
+        for frame in (exception.get("stacktrace") or {}).get("frames") or []:
+            frame.pop("vars", None)
+    event.pop("extra", None)
+    return event
+
+
+def _scrub_breadcrumb(crumb: Any, _: Any) -> Any:
+    crumb.pop("data", None)
+    return crumb
+
+
+_SAFE_HEADERS = {"content-type", "content-length", "user-agent", "x-request-id"}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings.log_level, json=settings.json_logs)
     _init_sentry(settings)
+    docs = settings.docs_enabled  # off in production unless API_DOCS_ENABLED=true
     app = FastAPI(
         title="Delight API",
         version=__version__,
         description="Backend of Delight, the AI self-improvement companion (Eliza).",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # Innermost of the three: bodies are capped before any route (or token check) reads them.
+    app.add_middleware(
+        BodyGuardMiddleware,
+        max_body_bytes=settings.max_request_body_bytes,
+        own_limit=frozenset({WEBHOOK_PATH}),
+    )
     app.add_middleware(RequestContextMiddleware)  # ids, the access log and JSON 500s for the app below
     # Outermost, so that errors (even the 500s above) carry CORS headers a browser can read.
     app.add_middleware(
@@ -71,7 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["X-Request-ID", "Retry-After"],
     )
-    app.include_router(api_router, prefix="/api/v1")
+    app.include_router(api_router, prefix=API_PREFIX)
+
+    links = {"health": "/api/v1/health"}
+    if docs:
+        links.update(docs="/docs", redoc="/redoc", openapi="/openapi.json")
 
     @app.get("/", tags=["meta"], summary="Service name, version and links")
     async def root() -> dict[str, Any]:
@@ -79,12 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "name": "Delight API",
             "version": __version__,
             "environment": settings.environment.value,
-            "links": {
-                "health": "/api/v1/health",
-                "docs": "/docs",
-                "redoc": "/redoc",
-                "openapi": "/openapi.json",
-            },
+            "links": links,
         }
 
     return app

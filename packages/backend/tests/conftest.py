@@ -44,6 +44,8 @@ def make_settings(services: ServiceURLs, **overrides: Any) -> Settings:
         "clerk_jwt_key": SIGNING_KEY.public_pem,
         "environment": "test",
         "log_level": "WARNING",
+        # Scenario tests make hundreds of requests as one user; tests of the limit set their own.
+        "rate_limit_per_minute": 100_000,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from app.cli import database, dev, memory, nudges, worker
+from app.cli import database, dev, memory, nudges, webhooks, worker
 from app.db.migrate import BACKEND_DIR
 
 cli = typer.Typer(
@@ -19,6 +19,7 @@ for group in (dev, worker, database):
     group.register(cli)
 cli.add_typer(memory.app, name="memory")
 cli.add_typer(nudges.app, name="nudges")
+cli.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,24 +11,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.companion import repository
 from app.companion.schemas import ConversationOut, EmotionalStateOut, MessageOut
 from app.companion.stream import user_prefix
-from app.users import erase_hook, export_section
+from app.users import erase_hook, export_pages, export_section
 
 
-@export_section("conversations")
-async def export_conversations(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Every conversation with all its messages, oldest first."""
-    by_conversation: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for message in await repository.all_messages(session, user_id):
-        by_conversation.setdefault(message.conversation_id, []).append(
+@export_pages("conversations", page_size=20)
+async def export_conversations(
+    session: AsyncSession, user_id: uuid.UUID, after: Any, limit: int
+) -> tuple[Sequence[dict[str, Any]], Any]:
+    """Every conversation with all its messages, oldest first (a page of conversations at a time)."""
+    conversations = await repository.conversations_page(session, user_id, after, limit)
+    by_conversation: dict[uuid.UUID, list[dict[str, Any]]] = {c.id: [] for c in conversations}
+    for message in await repository.messages_of(session, user_id, list(by_conversation)):
+        by_conversation[message.conversation_id].append(
             MessageOut.model_validate(message).model_dump(mode="json")
         )
-    return [
+    items = [
         {
             **ConversationOut.model_validate(conversation).model_dump(mode="json"),
-            "messages": by_conversation.get(conversation.id, []),
+            "messages": by_conversation[conversation.id],
         }
-        for conversation in await repository.all_conversations(session, user_id)
+        for conversation in conversations
     ]
+    last = conversations[-1] if len(conversations) == limit else None
+    return items, (last.created_at, last.id) if last is not None else None
 
 
 @export_section("companion")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, func, literal, select, text, union_all, update
+from sqlalchemy import Text, and_, func, literal, select, text, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -404,15 +404,28 @@ async def usage_by_model(session: AsyncSession, user_id: uuid.UUID) -> list[dict
 # --- export ---------------------------------------------------------------------------------------
 
 
-async def all_conversations(session: AsyncSession, user_id: uuid.UUID) -> list[Conversation]:
-    rows = await session.scalars(
-        select(Conversation).where(Conversation.user_id == user_id).order_by(Conversation.created_at)
-    )
+async def conversations_page(
+    session: AsyncSession, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[Conversation]:
+    """The user's conversations oldest first, ``limit`` at a time after (created_at, id) ``after``."""
+    query = select(Conversation).where(Conversation.user_id == user_id)
+    if after is not None:
+        query = query.where(tuple_(Conversation.created_at, Conversation.id) > tuple_(*after))
+    rows = await session.scalars(query.order_by(Conversation.created_at, Conversation.id).limit(limit))
     return list(rows)
 
 
-async def all_messages(session: AsyncSession, user_id: uuid.UUID) -> list[Message]:
-    rows = await session.scalars(select(Message).where(Message.user_id == user_id).order_by(Message.seq))
+async def messages_of(
+    session: AsyncSession, user_id: uuid.UUID, conversation_ids: list[uuid.UUID]
+) -> list[Message]:
+    """Every message of these conversations of the user, in order."""
+    if not conversation_ids:
+        return []
+    rows = await session.scalars(
+        select(Message)
+        .where(Message.user_id == user_id, Message.conversation_id.in_(conversation_ids))
+        .order_by(Message.seq)
+    )
     return list(rows)
 
 

@@ -57,6 +57,15 @@ def format_event(event_id: str, data: dict[str, Any]) -> str:
 
 
 KEEPALIVE = ": keep-alive\n\n"
+RECONNECT = "The server is restarting; reconnect to continue where you left off."
+
+
+def format_reconnect(last_event_id: str | None) -> str:
+    """The last event of a stream cut short by a shutdown: it repeats the id the client already has
+    (so an EventSource resumes from it, on another process) and asks for a quick reconnect."""
+    data = json.dumps({"type": "reconnect", "message": RECONNECT}, separators=(",", ":"))
+    id_line = f"id: {last_event_id}\n" if last_event_id else ""
+    return f"retry: 500\n{id_line}data: {data}\n\n"
 
 
 class StreamWriter:
@@ -155,13 +164,18 @@ async def read_events(
     keepalive_seconds: float,
     when_dead: Callable[[], Awaitable[Fallback]],
     max_seconds: float,
+    stop: asyncio.Event | None = None,
 ) -> AsyncIterator[str]:
     """SSE text for the events after ``after``, keep-alive comments while waiting, until the
-    terminal event. ``when_dead`` decides what to send when the generator is gone."""
+    terminal event. ``when_dead`` decides what to send when the generator is gone. Once ``stop``
+    is set (the process is shutting down) the stream ends with a ``reconnect`` event."""
     last = after or "0-0"
     block_ms = max(1, int(min(block_seconds, keepalive_seconds) * 1000))
     started = last_sent = time.monotonic()
     while time.monotonic() - started < max_seconds:
+        if stop is not None and stop.is_set():
+            yield format_reconnect(last if last != "0-0" else None)
+            return
         response = await redis.xread({key: last}, count=256, block=block_ms)
         if response:
             for raw_id, fields in response[0][1]:

@@ -60,6 +60,25 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     health_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     database_pool_size: int = Field(default=10, ge=1)
+    # Connections per process to Redis; a command waits up to HEALTH_TIMEOUT_SECONDS for a free one.
+    # Every open reply stream holds one while it waits for events.
+    redis_max_connections: int = Field(default=256, ge=4, le=10_000)
+    # Unset: /docs, /redoc and /openapi.json are served except in production.
+    api_docs_enabled: bool | None = None
+
+    # --- limits (docs/runbook/backend-configuration.md, "Limits") ------------------------
+    # Request bodies larger than this are refused with 413 before they are read (the Clerk webhook
+    # has its own 1 MiB cap).
+    max_request_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Requests per authenticated user (Clerk user id) per minute, on every authenticated route.
+    rate_limit_per_minute: int = Field(default=100, ge=1)
+    # Reply streams (SSE) one user may have open at once, across every API process.
+    max_streams_per_user: int = Field(default=5, ge=1, le=1000)
+    max_memories_per_user: int = Field(default=20_000, ge=1)
+    max_goals_per_user: int = Field(default=500, ge=1)
+    max_missions_per_goal: int = Field(default=2_000, ge=1)
+    # JSON size of one memory's metadata, also after a duplicate write merges new keys in.
+    max_memory_metadata_bytes: int = Field(default=16_384, ge=256, le=1024 * 1024)
 
     # --- Clerk session verification -----------------------------------------------------
     clerk_jwt_key: str | None = None
@@ -118,7 +137,7 @@ class Settings(BaseSettings):
     companion_stream_ttl_seconds: int = Field(default=3600, ge=60)
     companion_sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
     # On shutdown, background work in flight (streamed replies) gets this long before cancellation.
-    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=300)
 
     # --- goals, missions, progress (docs/goals.md) -------------------------------------
     # The nightly orchestration keeps at least this many pending missions per active goal.
@@ -265,6 +284,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.production
+
+    @property
+    def docs_enabled(self) -> bool:
+        """``API_DOCS_ENABLED``, defaulting to on everywhere but production (fail closed)."""
+        if self.api_docs_enabled is not None:
+            return self.api_docs_enabled
+        return not self.is_production
 
     @property
     def json_logs(self) -> bool:

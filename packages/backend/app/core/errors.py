@@ -7,9 +7,22 @@ from typing import Any, Literal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.logging import request_id_var
+from app.core.logging import get_logger, request_id_var
+
+log = get_logger(__name__)
 
 
 class AppError(Exception):
@@ -111,10 +124,52 @@ class RateLimited(AppError):
         )
 
 
+class LimitReached(AppError):
+    """A per-user cap (memories, goals, missions per goal) is reached: nothing was stored."""
+
+    status_code = 409
+    code = "limit_reached"
+    message = "Limit reached"
+
+    def __init__(self, resource: str, limit: int, message: str | None = None) -> None:
+        super().__init__(
+            message or f"Limit reached: at most {limit} {resource}",
+            details={"resource": resource, "limit": limit},
+        )
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+    message = "Request body too large"
+
+    def __init__(self, limit: int, message: str | None = None) -> None:
+        super().__init__(
+            message or f"Request body too large: at most {limit} bytes", details={"limit": limit}
+        )
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
     message = "Service temporarily unavailable"
+
+
+# Seconds a client should wait before retrying when a dependency is down.
+DEPENDENCY_RETRY_AFTER = 5
+
+
+class DependencyUnavailable(ServiceUnavailable):
+    """PostgreSQL or Redis is down or unreachable: the request changed nothing; retry later."""
+
+    code = "dependency_unavailable"
+
+    def __init__(self, dependency: str, message: str | None = None) -> None:
+        super().__init__(
+            message or f"A service this request needs ({dependency}) is unavailable; retry shortly",
+            details={"dependency": dependency, "retry_after": DEPENDENCY_RETRY_AFTER},
+            headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER)},
+        )
 
 
 _HTTP_CODES = {
@@ -205,7 +260,50 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", "Request validation failed", details)
 
 
+def dependency_of(exc: BaseException) -> str | None:
+    """``"redis"`` or ``"database"`` when ``exc`` means that dependency is down or unreachable
+    (connection refused or lost, timed out, pool exhausted); ``None`` for anything else, such as
+    a query error, which stays a 500."""
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return "redis"
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return "database"
+    if isinstance(exc, SQLAlchemyTimeoutError | DisconnectionError):
+        return "database"
+    if isinstance(exc, OperationalError | InterfaceError):
+        return "database"
+    if isinstance(exc, DBAPIError) and isinstance(exc.orig, OSError | TimeoutError):
+        return "database"
+    if isinstance(exc, OSError | TimeoutError) and _raised_by_database_driver(exc):
+        return "database"
+    return None
+
+
+def _raised_by_database_driver(exc: BaseException) -> bool:
+    """asyncpg raises plain ``OSError``/``TimeoutError`` (unwrapped) when it cannot connect."""
+    traceback = exc.__traceback__
+    while traceback is not None:
+        module = traceback.tb_frame.f_globals.get("__name__", "")
+        if module.startswith(("asyncpg", "sqlalchemy")):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
+    dependency = dependency_of(exc)
+    if dependency is None:
+        raise exc  # not ours: the request middleware answers a logged 500
+    log.warning(
+        "dependency_unavailable", dependency=dependency, error=type(exc).__name__, path=request.url.path
+    )
+    error = DependencyUnavailable(dependency)
+    return error_response(error.status_code, error.code, error.message, error.details, error.headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    for kind in (RedisError, SQLAlchemyError, OSError, TimeoutError):
+        app.add_exception_handler(kind, _dependency_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

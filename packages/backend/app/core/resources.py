@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arq.connections import ArqRedis
+from redis.asyncio import BlockingConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.database import create_engine, create_session_factory
 from app.core.embedding import Embedder
 from app.core.llm import ChatModels
+from app.core.ratelimit import RedisGuard
 from app.core.security import KeyProvider, TokenVerifier, create_key_provider
 
 
@@ -60,6 +62,11 @@ class Resources:
     # Background work in the API process (streamed replies) uses at most this many database
     # connections at once, so that requests always find one in the pool.
     db_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    # Set for a few seconds after Redis failed, so requests fail (or pass) fast meanwhile.
+    redis_guard: RedisGuard = field(default_factory=RedisGuard)
+    # Set when the process starts shutting down (SIGTERM): open reply streams end with a
+    # ``reconnect`` event so their clients resume on another process.
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def close(self) -> None:
         await self.tasks.drain(self.settings.shutdown_grace_seconds)  # they still use what follows
@@ -76,12 +83,19 @@ def create_redis(settings: Settings) -> ArqRedis | None:
     if not settings.redis_url:
         return None
     timeout = settings.health_timeout_seconds
-    return ArqRedis.from_url(  # type: ignore[no-any-return]
+    # Bounded: at most REDIS_MAX_CONNECTIONS per process; a command waits up to ``timeout`` for a
+    # free connection, then fails like an unreachable Redis (503), instead of opening more.
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=timeout,
         socket_timeout=timeout * 2,
         socket_connect_timeout=timeout,
         health_check_interval=30,
     )
+    client = ArqRedis(pool)
+    client.auto_close_connection_pool = True  # aclose() closes the pool's connections too
+    return client
 
 
 def create_resources(settings: Settings, *, embedder: Embedder) -> Resources:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import re
 import time
@@ -59,8 +60,11 @@ class StaticKeyProvider:
 class JWKSKeyProvider:
     """Keys from ``{CLERK_API_URL}/v1/jwks``, cached.
 
-    An unknown ``kid`` triggers at most one refetch per ``refresh_interval``; when the endpoint is
-    down, cached keys keep working (even past their TTL) and unknown kids are simply rejected.
+    A cached key is always answered at once: past its TTL it is still served while a refresh runs
+    in the background, so a slow or blackholed endpoint never stalls a request whose key is known.
+    Only an unknown ``kid`` waits, for the fetch in flight or a new one (at most one per
+    ``refresh_interval``). When the endpoint is down, cached keys keep working (even past their TTL)
+    and unknown kids are simply rejected.
     ``clock`` (seconds, monotonic) measures both intervals.
     """
 
@@ -82,25 +86,32 @@ class JWKSKeyProvider:
         self._keys: dict[str, RSAPublicKey] = {}
         self._fetched_at = 0.0  # last successful fetch
         self._attempted_at = float("-inf")  # last attempt, successful or not
-        self._lock = asyncio.Lock()
+        self._fetch: asyncio.Task[None] | None = None  # the fetch in flight, shared by every waiter
 
     async def get_key(self, kid: str | None) -> RSAPublicKey | None:
         if kid is None:
             return None
         key = self._keys.get(kid)
-        stale = self._clock() - self._fetched_at > self._ttl
-        if key is not None and not stale:
+        if key is not None:
+            if self._clock() - self._fetched_at > self._ttl:
+                self._start_fetch()  # in the background: this request is not kept waiting
             return key
-        async with self._lock:  # one fetch at a time; waiters reuse its result
-            key = self._keys.get(kid)
-            now = self._clock()
-            stale = now - self._fetched_at > self._ttl
-            if (key is None or stale) and now - self._attempted_at >= self._refresh_interval:
-                await self._refresh()
-            return self._keys.get(kid)
+        fetch = self._start_fetch()
+        if fetch is not None:
+            await asyncio.shield(fetch)  # a waiter that gives up does not cancel it for the others
+        return self._keys.get(kid)
+
+    def _start_fetch(self) -> asyncio.Task[None] | None:
+        """The fetch in flight, else a new one unless the last attempt is younger than the interval."""
+        if self._fetch is not None and not self._fetch.done():
+            return self._fetch
+        if self._clock() - self._attempted_at < self._refresh_interval:
+            return None
+        self._attempted_at = self._clock()
+        self._fetch = asyncio.get_running_loop().create_task(self._refresh(), name="jwks-refresh")
+        return self._fetch
 
     async def _refresh(self) -> None:
-        self._attempted_at = self._clock()
         try:
             response = await self._client.get(self._url, headers=self._headers)
             response.raise_for_status()
@@ -114,6 +125,10 @@ class JWKSKeyProvider:
         log.info("jwks_refreshed", keys=len(keys))
 
     async def aclose(self) -> None:
+        if self._fetch is not None and not self._fetch.done():
+            self._fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fetch
         await self._client.aclose()
 
 

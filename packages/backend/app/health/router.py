@@ -41,7 +41,9 @@ async def health(resources: ResourcesDep) -> JSONResponse:
         "environment": resources.settings.environment.value,
     }
     if redis.status == "up" and resources.redis is not None:
-        body["worker"] = await read_heartbeat(resources.redis)
+        heartbeat = await read_heartbeat(resources.redis)
+        # Anyone may call this: the worker's host name and pid (kept in Redis) stay out of it.
+        body["worker"] = {key: value for key, value in heartbeat.items() if key != "worker"}
     if database.status == "up":
         found = await detect_pgvector(resources.engine, timeout)  # remembered after the first time
         if found is not None:

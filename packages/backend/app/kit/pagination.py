@@ -7,9 +7,15 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel
+
+# Far past any real list, and within PostgreSQL's OFFSET (bigint): a larger value is a 422, not a
+# driver overflow (a 500).
+MAX_OFFSET = 1_000_000
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")]
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -62,7 +62,18 @@ async def _embed_all(embedder: Embedder, texts: list[str]) -> list[tuple[list[fl
 @dataclass(frozen=True)
 class EmbedReport:
     embedded: int
-    failed: bool
+    failed: bool  # the provider failed: the run stopped early (or could not embed some memories)
+    isolated: int = 0  # memories that failed on their own, now backing off
+
+
+# A memory that fails on its own waits this long before the next attempt, doubling each time.
+FIRST_BACKOFF = timedelta(minutes=15)
+MAX_BACKOFF = timedelta(days=1)
+
+
+def backoff(failures: int) -> timedelta:
+    """15 min, 30 min, 1 h, ... then daily (the exponent is capped before it could overflow)."""
+    return min(FIRST_BACKOFF * (1 << min(max(0, failures - 1), 8)), MAX_BACKOFF)
 
 
 async def embed_pending(
@@ -71,31 +82,68 @@ async def embed_pending(
     *,
     batch_size: int,
     max_batches: int = 1000,
+    now: datetime | None = None,
 ) -> EmbedReport:
     """Embed memories stored while the provider was failing (``embedding IS NULL``).
 
-    Stops at the first provider failure (the next run retries) or when nothing is left. No
-    database connection is held while the provider works (read, embed, then write).
+    No database connection is held while the provider works (read, embed, then write). A batch
+    the provider refuses is retried one memory at a time: those that fail alone are marked
+    (``embedding_failures``) and skipped until ``embedding_retry_at`` (15 minutes, doubling up to a
+    day), so one text the provider always rejects no longer stops the backfill for every user. When
+    the first two memories tried alone both fail, the provider itself is down: the run stops (the
+    next one retries).
     """
-    embedded = 0
+    moment = now or datetime.now(UTC)
+    embedded = isolated = 0
+    failed = False
     for _ in range(max_batches):
         async with sessions() as session:
-            batch = await repository.unembedded(session, batch_size)
+            batch = await repository.unembedded(session, batch_size, moment)
         if not batch:
             break
+        outage = False
         try:
-            vectors = await _embed_all(embedder, [row.content for row in batch])
+            results: list[tuple[list[float], str] | None] = list(
+                await _embed_all(embedder, [row.content for row in batch])
+            )
         except EmbeddingError as exc:
             log.warning("memory_embed_pending_failed", error=str(exc), waiting=len(batch))
-            return EmbedReport(embedded=embedded, failed=True)
+            results, outage = await _one_by_one(embedder, batch)
+            failed = True
+        # After an outage only the memories tried have a result: the others stay as they are.
+        tried = list(zip(batch, results, strict=False))
+        done = [(row, *pair) for row, pair in tried if pair is not None]
+        rejected = [row for row, pair in tried if pair is None]
         async with sessions() as session, session.begin():
-            embedded += await repository.store_embeddings(
-                session, embedder.model_name, [(row, *pair) for row, pair in zip(batch, vectors, strict=True)]
+            embedded += await repository.store_embeddings(session, embedder.model_name, done)
+            await repository.mark_embedding_failures(
+                session, [(row, moment + backoff(row.embedding_failures + 1)) for row in rejected]
             )
-        if len(batch) < batch_size:
+        for row in rejected:
+            log.warning(
+                "memory_embedding_isolated", memory_id=str(row.id), failures=row.embedding_failures + 1
+            )
+        isolated += len(rejected)
+        if outage or len(batch) < batch_size:
             break
-    log.info("memory_embed_pending_done", embedded=embedded)
-    return EmbedReport(embedded=embedded, failed=False)
+    log.info("memory_embed_pending_done", embedded=embedded, isolated=isolated)
+    return EmbedReport(embedded=embedded, failed=failed, isolated=isolated)
+
+
+async def _one_by_one(
+    embedder: Embedder, batch: list[repository.ToEmbed]
+) -> tuple[list[tuple[list[float], str] | None], bool]:
+    """Each memory alone: its embeddings or ``None``; and whether the provider looks down (the first
+    two tried both failed; the rest are then left untried, unmarked)."""
+    results: list[tuple[list[float], str] | None] = []
+    for index, row in enumerate(batch):
+        try:
+            results.extend(await _embed_all(embedder, [row.content]))
+        except EmbeddingError:
+            results.append(None)
+            if index == 1 and results == [None, None]:
+                return results, True
+    return results, False
 
 
 async def count_to_reembed(sessions: async_sessionmaker[AsyncSession], model_name: str, force: bool) -> int:

@@ -32,6 +32,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    tuple_,
     union_all,
     update,
 )
@@ -611,10 +612,14 @@ async def list_page(
     return list(result.scalars())
 
 
-async def all_for_user(session: AsyncSession, user_id: uuid.UUID) -> list[Memory]:
-    result = await session.execute(
-        select(Memory).options(*SLIM).where(Memory.user_id == user_id).order_by(Memory.created_at, Memory.id)
-    )
+async def export_page(
+    session: AsyncSession, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[Memory]:
+    """The user's memories oldest first, ``limit`` at a time after the (created_at, id) ``after``."""
+    query = select(Memory).options(*SLIM).where(Memory.user_id == user_id)
+    if after is not None:
+        query = query.where(tuple_(Memory.created_at, Memory.id) > tuple_(*after))
+    result = await session.execute(query.order_by(Memory.created_at, Memory.id).limit(limit))
     return list(result.scalars())
 
 
@@ -674,13 +679,21 @@ class ToEmbed:
     user_id: uuid.UUID
     content: str
     content_hash: str
+    embedding_failures: int = 0
 
 
-async def unembedded(session: AsyncSession, batch_size: int) -> list[ToEmbed]:
-    """The oldest memories without an embedding (stored while the provider was failing)."""
+_TO_EMBED = (Memory.id, Memory.user_id, Memory.content, Memory.content_hash, Memory.embedding_failures)
+
+
+async def unembedded(session: AsyncSession, batch_size: int, now: datetime) -> list[ToEmbed]:
+    """The oldest memories without an embedding (stored while the provider was failing), except
+    those backing off after failing on their own."""
     result = await session.execute(
-        select(Memory.id, Memory.user_id, Memory.content, Memory.content_hash)
-        .where(Memory.embedding.is_(None))
+        select(*_TO_EMBED)
+        .where(
+            Memory.embedding.is_(None),
+            or_(Memory.embedding_retry_at.is_(None), Memory.embedding_retry_at <= now),
+        )
         .order_by(Memory.created_at)
         .limit(batch_size)
     )
@@ -704,6 +717,8 @@ async def store_embeddings(
             embedding=bindparam("b_vector", type_=Vector()),
             sentence_embeddings=cast(cast(bindparam("b_sentences"), Text), ARRAY(Vector())),
             embedding_model=model_name,
+            embedding_failures=0,
+            embedding_retry_at=None,
         )
     )
     params = [
@@ -714,6 +729,19 @@ async def store_embeddings(
         return 0
     result = await session.execute(statement, params)
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def mark_embedding_failures(session: AsyncSession, rows: Sequence[tuple[ToEmbed, datetime]]) -> None:
+    """Count one more failure of each memory on its own, and when it may be tried again."""
+    if not rows:
+        return
+    table = _memories_table(Memory.__table__)
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.user_id == bindparam("b_user"))
+        .values(embedding_failures=table.c.embedding_failures + 1, embedding_retry_at=bindparam("b_retry"))
+    )
+    await session.execute(statement, [{"b_id": r.id, "b_user": r.user_id, "b_retry": at} for r, at in rows])
 
 
 def _needs_embedding(model_name: str) -> Any:
@@ -735,12 +763,7 @@ async def next_to_reembed(
         clauses.append(_needs_embedding(model_name))
     if after is not None:
         clauses.append(Memory.id > after)
-    result = await session.execute(
-        select(Memory.id, Memory.user_id, Memory.content, Memory.content_hash)
-        .where(*clauses)
-        .order_by(Memory.id)
-        .limit(batch_size)
-    )
+    result = await session.execute(select(*_TO_EMBED).where(*clauses).order_by(Memory.id).limit(batch_size))
     return [ToEmbed(*row) for row in result.all()]
 
 

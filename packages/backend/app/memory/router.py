@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.core.deps import ResourcesDep, SessionDep
+from app.core.deps import ResourcesDep, SessionDep, SettingsDep
 from app.core.embedding import Embedder
 from app.core.errors import invalid_field
+from app.core.openapi import ErrorOut
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.memory import repository, service
 from app.memory.schemas import (
@@ -47,9 +48,18 @@ def _position(cursor: str) -> tuple[datetime, uuid.UUID]:
     response_model=RememberOut,
     status_code=201,
     summary="Store a memory (201), or refresh the identical/near-identical one already stored (200)",
+    responses={
+        200: {"model": RememberOut, "description": "An identical or near-identical memory was refreshed"},
+        409: {"model": ErrorOut, "description": "MAX_MEMORIES_PER_USER reached (limit_reached)"},
+    },
 )
 async def create_memory(
-    body: MemoryCreate, user: CurrentUser, session: SessionDep, embedder: EmbedderDep, response: Response
+    body: MemoryCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    embedder: EmbedderDep,
+    response: Response,
+    settings: SettingsDep,
 ) -> Any:
     result = await service.remember(
         session,
@@ -61,6 +71,8 @@ async def create_memory(
         metadata=body.metadata,
         goal_id=body.goal_id,
         conversation_id=body.conversation_id,
+        max_memories=settings.max_memories_per_user,
+        max_metadata_bytes=settings.max_memory_metadata_bytes,
     )
     if not result.created:
         response.status_code = 200
@@ -115,10 +127,20 @@ async def get_memory(memory_id: uuid.UUID, user: CurrentUser, session: SessionDe
 
 @router.patch("/{memory_id}", response_model=MemoryOut)
 async def patch_memory(
-    memory_id: uuid.UUID, body: MemoryUpdate, user: CurrentUser, session: SessionDep, embedder: EmbedderDep
+    memory_id: uuid.UUID,
+    body: MemoryUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    embedder: EmbedderDep,
+    settings: SettingsDep,
 ) -> Any:
     memory = await service.update_memory(
-        session, embedder, user_id=user.id, memory_id=memory_id, changes=body.model_dump(exclude_unset=True)
+        session,
+        embedder,
+        user_id=user.id,
+        memory_id=memory_id,
+        changes=body.model_dump(exclude_unset=True),
+        max_metadata_bytes=settings.max_memory_metadata_bytes,
     )
     return MemoryOut.of(memory)
 

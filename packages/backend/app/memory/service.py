@@ -37,8 +37,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.embedding import Embedder, EmbeddingError
-from app.core.errors import Conflict, NotFound, invalid_field
+from app.core.errors import Conflict, LimitReached, NotFound, invalid_field
 from app.core.logging import get_logger
+from app.kit.locking import advisory_xact_lock
 from app.kit.numbers import clamp
 from app.memory import dedup, pgvector, query, repository, scoring, sentences
 from app.memory.embeddings import MemoryTuning, tuning_of
@@ -112,16 +113,36 @@ def clean_content(content: str, field_name: str = "content", max_chars: int = MA
     return cleaned
 
 
-def _check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
+def _check_metadata(metadata: dict[str, Any] | None, max_bytes: int = MAX_METADATA_BYTES) -> dict[str, Any]:
     if metadata is None:
         return {}
     try:
         size = len(json.dumps(metadata).encode())
     except (TypeError, ValueError):
         raise invalid_field("metadata", "must be a JSON object") from None
-    if size > MAX_METADATA_BYTES:
-        raise invalid_field("metadata", f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+    if size > max_bytes:
+        raise invalid_field("metadata", f"must be at most {max_bytes} bytes of JSON")
     return dict(metadata)
+
+
+def _check_merge(memory: Memory, metadata: dict[str, Any], max_bytes: int) -> None:
+    """A duplicate write merges its metadata into the stored memory's: the result must fit too, or
+    repeated writes with new keys would grow the row without bound."""
+    if metadata and len(json.dumps({**memory.meta, **metadata}).encode()) > max_bytes:
+        raise invalid_field(
+            "metadata",
+            f"merged with the metadata of the identical memory already stored ({memory.id}), it would be "
+            f"over {max_bytes} bytes of JSON",
+        )
+
+
+async def _check_room(session: AsyncSession, user_id: uuid.UUID, max_memories: int | None) -> None:
+    """409 ``limit_reached`` when the user already has ``max_memories``; serialised per user."""
+    if max_memories is None:
+        return
+    await advisory_xact_lock(session, f"memories:{user_id}")
+    if await repository.count_up_to(session, user_id, max_memories) >= max_memories:
+        raise LimitReached("memories", max_memories)
 
 
 def _check_source(source: str) -> str:
@@ -179,17 +200,24 @@ async def remember(
     metadata: dict[str, Any] | None = None,
     goal_id: uuid.UUID | None = None,
     conversation_id: uuid.UUID | None = None,
+    max_memories: int | None = None,
+    max_metadata_bytes: int = MAX_METADATA_BYTES,
 ) -> RememberResult:
-    """Store a memory, or refresh the exact/near duplicate the user already has in that tier."""
+    """Store a memory, or refresh the exact/near duplicate the user already has in that tier.
+
+    ``max_memories`` (the API passes MAX_MEMORIES_PER_USER): a new row past it is a 409; refreshing
+    a duplicate is always allowed. Metadata, merged into a duplicate's, stays within
+    ``max_metadata_bytes`` (422)."""
     memory_tier = parse_tier(tier)
     text = clean_content(content)
-    meta = _check_metadata(metadata)
+    meta = _check_metadata(metadata, max_metadata_bytes)
     source = _check_source(source)
     digest = content_hash(text)
     now = datetime.now(UTC)
 
     existing = await repository.get_by_hash(session, user_id, memory_tier, digest)
     if existing is not None:
+        _check_merge(existing, meta, max_metadata_bytes)
         await repository.refresh(session, existing, now, meta)
         return RememberResult(existing, created=False)
 
@@ -200,10 +228,12 @@ async def remember(
             if dedup.is_near_duplicate(
                 text, near.memory.content, near.similarity or 0.0, tuning.duplicate_threshold
             ):
+                _check_merge(near.memory, meta, max_metadata_bytes)
                 await repository.refresh(session, near.memory, now, meta)
                 log.info("memory_near_duplicate", similarity=round(near.similarity or 0.0, 4))
                 return RememberResult(near.memory, created=False)
 
+    await _check_room(session, user_id, max_memories)
     memory_id, inserted = await repository.insert_memory(
         session,
         {
@@ -226,6 +256,7 @@ async def remember(
     memory = await repository.get(session, user_id, memory_id)
     assert memory is not None
     if not inserted:  # a concurrent request stored the same text first
+        _check_merge(memory, meta, max_metadata_bytes)
         await repository.refresh(session, memory, now, meta)
         return RememberResult(memory, created=False)
     if vector is None:
@@ -596,6 +627,7 @@ async def update_memory(
     user_id: uuid.UUID,
     memory_id: uuid.UUID,
     changes: dict[str, Any],
+    max_metadata_bytes: int = MAX_METADATA_BYTES,
 ) -> Memory:
     """Apply a partial update (content, tier, metadata, goal_id); new content is re-embedded."""
     memory = await get_memory(session, user_id=user_id, memory_id=memory_id)
@@ -611,11 +643,12 @@ async def update_memory(
         memory.embedding = vector
         memory.sentence_embeddings = repository.sentence_vectors(sentence_vectors)
         memory.embedding_model = embedder.model_name if vector is not None else None
+        memory.embedding_failures, memory.embedding_retry_at = 0, None  # new text, a fresh start
         if vector is None:
             embed_pending_memories.defer(session)
     memory.tier, memory.content, memory.content_hash = tier, content, digest
     if "metadata" in changes and changes["metadata"] is not None:
-        memory.meta = _check_metadata(changes["metadata"])
+        memory.meta = _check_metadata(changes["metadata"], max_metadata_bytes)
     if "goal_id" in changes:
         memory.goal_id = changes["goal_id"]
     memory.updated_at = datetime.now(UTC)

@@ -37,11 +37,12 @@ async def prune_task_memories(ctx: JobContext, now: str | None = None) -> dict[s
 @job(schedule=Schedule(minute={7, 22, 37, 52}))
 async def embed_pending_memories(ctx: JobContext) -> dict[str, Any]:
     """Embed memories stored without an embedding (provider failures). Deferred when that happens
-    and swept by cron, so nothing is missed if Redis was unavailable at the time."""
+    and swept by cron, so nothing is missed if Redis was unavailable at the time. A memory the
+    provider rejects on its own is isolated and retried later, backing off (``maintenance``)."""
     report = await maintenance.embed_pending(
         ctx.sessions, ctx.resources.embedder, batch_size=ctx.settings.embedding_batch_size
     )
-    return {"embedded": report.embedded, "failed": report.failed}
+    return {"embedded": report.embedded, "failed": report.failed, "isolated": report.isolated}
 
 
 JOBS = (prune_task_memories, embed_pending_memories)

@@ -144,3 +144,21 @@ class SuppressionReason(StrEnum):
 class ContentSource(StrEnum):
     template = "template"
     model = "model"
+
+
+class WebhookOutcome(StrEnum):
+    """What a Clerk webhook delivery did (``webhook_deliveries.outcome``)."""
+
+    received = "received"  # placeholder until the effect is applied, in the same transaction
+    processed = "processed"  # profile created or updated
+    skipped_stale = "skipped_stale"  # the stored profile has a newer Clerk updated_at
+    skipped_deleted = "skipped_deleted"  # Clerk already deleted this user (a late, re-ordered update)
+    deleted = "deleted"  # the user and all their data were erased
+    already_absent = "already_absent"  # user.deleted for a user with no row: nothing to erase
+    deletion_disabled = "deletion_disabled"  # CLERK_WEBHOOK_DELETE_ENABLED was off: recorded only
+    ignored = "ignored"  # an event type this service does not use
+
+
+# A user.deleted with one of these outcomes is a tombstone: the Clerk user is gone for good (Clerk
+# never reuses user ids), so nothing may re-create the account.
+ERASED_OUTCOMES = (WebhookOutcome.deleted, WebhookOutcome.already_absent)

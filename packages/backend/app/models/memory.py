@@ -60,6 +60,10 @@ class Memory(TimestampMixin, Base):
     # One embedding per sentence when the content has several (app/memory/sentences.py): '{}' for a
     # single sentence, NULL until computed. Written and read in SQL only (deferred, never loaded).
     sentence_embeddings: Mapped[Any] = mapped_column(ARRAY(Vector()), nullable=True, deferred=True)
+    # The backfill's failed attempts at this memory alone, and when it may try again (backing off),
+    # so one text the provider always rejects does not hold up everyone else's (migration 0009).
+    embedding_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    embedding_retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     meta: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )

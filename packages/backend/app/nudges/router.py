@@ -16,6 +16,8 @@ from app.nudges.schemas import NotificationOut, NotificationPage, ReadAllOut, Un
 from app.users import CurrentUser
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
+# No sign-in: the signed token in the link is the credential (and no per-user rate limit applies).
+public_router = APIRouter(prefix="/notifications", tags=["notifications"])
 
 
 @router.get(
@@ -40,7 +42,7 @@ async def read_all(user: CurrentUser, session: SessionDep, now: Now) -> Any:
     return ReadAllOut(updated=await service.read_all(session, user.id, now))
 
 
-@router.get(
+@public_router.get(
     "/unsubscribe",
     response_model=UnsubscribeOut,
     summary="One-click unsubscribe from an email or text (no sign-in)",
@@ -65,7 +67,7 @@ async def unsubscribe(
     return result
 
 
-router.add_api_route(
+public_router.add_api_route(
     "/unsubscribe",
     unsubscribe,
     methods=["POST"],

@@ -31,17 +31,17 @@ from app.core.config import Settings
 from app.core.errors import AppError, Conflict, NotFound, invalid_field
 from app.core.llm import ChatModels
 from app.core.logging import get_logger
+from app.core.ratelimit import RedisGuard
 from app.kit.clock import local_date
 from app.models import DecompositionProposal, Goal, User
 from app.models.enums import MissionSource, ProposalSource, ProposalStatus
 from app.planning import planner, plans
-from app.planning.locks import open_goal
+from app.planning.locks import check_mission_room, open_goal
 from app.planning.repository import goals as repository
 from app.planning.repository import missions
 from app.planning.rules import mission_row
 from app.planning.schemas.goals import ApprovalIn, MilestoneOut, Plan, PlanMilestone, PlanMission, ProposalOut
 from app.planning.schemas.missions import ApprovalOut, MissionOut
-from app.users import erase_hook
 
 log = get_logger(__name__)
 
@@ -159,15 +159,6 @@ def proposal_out(proposal: DecompositionProposal, now: datetime) -> ProposalOut:
     )
 
 
-def rate_key(user_id: uuid.UUID) -> str:
-    return f"goals:{user_id}:decompose-rate"
-
-
-@erase_hook
-async def erase_decompose_rate(redis: Any, user_id: uuid.UUID, clerk_user_id: str) -> None:
-    await redis.delete(rate_key(user_id))
-
-
 async def propose(
     session: AsyncSession,
     settings: Settings,
@@ -175,18 +166,20 @@ async def propose(
     user: User,
     goal_id: uuid.UUID,
     now: datetime,
-    redis: Redis | None = None,
+    redis: Redis | None,
+    guard: RedisGuard,
 ) -> ProposalOut:
     goal = await open_goal(session, user.id, goal_id, for_update=False)
-    # Per user, since it may call a paid model; only requests for a decomposable goal count.
-    # Without Redis (REDIS_URL unset, development only) there is no limit.
-    if redis is not None:
-        await ratelimit.hit(
-            redis,
-            rate_key(user.id),
-            limit=settings.decompose_rate_limit_per_minute,
-            what="decomposition requests",
-        )
+    # Per Clerk user, since it may call a paid model; only requests for a decomposable goal count.
+    # Fails closed: without a reachable Redis, 503 rather than unlimited model calls.
+    await ratelimit.limit(
+        redis,
+        guard,
+        ratelimit.key_for(user.clerk_user_id, "decompose"),
+        limit=settings.decompose_rate_limit_per_minute,
+        fail_open=False,
+        what="decomposition requests",
+    )
     today = local_date(now, user.timezone)
     model = chat.get()
     if model is None:
@@ -293,6 +286,7 @@ async def approve(
     proposal_id: uuid.UUID,
     edits: ApprovalIn,
     now: datetime,
+    max_missions: int,
 ) -> ApprovalOut:
     # Lock order (docs/goals.md): the goal's row first, then the proposal and the new missions. An
     # archival holding the lock finishes first; the goal is then read archived and this is a 409,
@@ -329,6 +323,7 @@ async def approve(
                     source=MissionSource.decomposition,
                 )
             )
+    await check_mission_room(session, goal, len(rows), max_missions)  # a 409 rolls the claim back
     created = await missions.insert_missions(session, rows)
     proposal.payload = plan.model_dump(mode="json")  # what was actually saved, edits included
     await session.flush()

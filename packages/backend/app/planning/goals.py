@@ -12,6 +12,7 @@ from app.core.errors import NotFound, invalid_field
 from app.kit.clock import local_date
 from app.models import Goal, User
 from app.models.enums import GoalStatus
+from app.planning.locks import check_goal_room
 from app.planning.memory import GoalMemory
 from app.planning.repository import goals as repository
 from app.planning.repository import missions
@@ -45,9 +46,10 @@ async def get_goal(
 
 
 async def create_goal(
-    session: AsyncSession, user: User, data: GoalCreate, now: datetime, memory: GoalMemory
+    session: AsyncSession, user: User, data: GoalCreate, now: datetime, memory: GoalMemory, max_goals: int
 ) -> Goal:
     _check_target_date(data.target_date, local_date(now, user.timezone))
+    await check_goal_room(session, user.id, max_goals)
     goal = await repository.insert_goal(session, user.id, data.model_dump(), now)
     await memory.goal_saved(session, goal)
     return goal

@@ -14,7 +14,8 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, LimitReached, NotFound
+from app.kit.locking import advisory_xact_lock
 from app.models import Goal, Mission
 from app.planning.repository import goals, missions
 from app.planning.rules import OPEN_GOAL_STATUSES
@@ -52,3 +53,18 @@ async def lock_mission(session: AsyncSession, user_id: uuid.UUID, mission_id: uu
     if locked is None:
         raise NotFound("Mission not found")
     return locked
+
+
+async def check_goal_room(session: AsyncSession, user_id: uuid.UUID, limit: int) -> None:
+    """409 ``limit_reached`` when the user has ``limit`` goals. Serialised per user (a transaction
+    advisory lock), so concurrent creations cannot overshoot it."""
+    await advisory_xact_lock(session, f"goals:{user_id}")
+    if await goals.count_goals(session, user_id) >= limit:
+        raise LimitReached("goals", limit, f"Limit reached: at most {limit} goals (archived ones count)")
+
+
+async def check_mission_room(session: AsyncSession, goal: Goal, adding: int, limit: int) -> None:
+    """409 ``limit_reached`` unless ``adding`` more missions fit in the goal's ``limit``. Call with the
+    goal's row locked (``open_goal``): concurrent additions then take turns."""
+    if await missions.count_missions(session, goal.user_id, goal.id) + adding > limit:
+        raise LimitReached("missions per goal", limit)

@@ -25,7 +25,7 @@ from app.kit.clock import local_date
 from app.models import Mission, MissionSession, User
 from app.models.enums import GoalStatus, MissionEventKind, MissionSource, MissionStatus, Mood, SessionOutcome
 from app.planning import progress
-from app.planning.locks import lock_mission, open_goal
+from app.planning.locks import check_mission_room, lock_mission, open_goal
 from app.planning.memory import GoalMemory
 from app.planning.repository import goals
 from app.planning.repository import missions as repository
@@ -68,8 +68,11 @@ async def _check_milestone(
         )
 
 
-async def create_mission(session: AsyncSession, user: User, data: MissionCreate) -> Mission:
+async def create_mission(
+    session: AsyncSession, user: User, data: MissionCreate, max_missions: int
+) -> Mission:
     goal = await open_goal(session, user.id, data.goal_id)
+    await check_mission_room(session, goal, 1, max_missions)
     if data.milestone_id is not None:
         await _check_milestone(session, user, goal.id, data.milestone_id)
     row = mission_row(

@@ -43,7 +43,7 @@ class NightlyResult:
 
 
 async def run_nightly(
-    session: AsyncSession, user_id: uuid.UUID, now: datetime, pending_target: int
+    session: AsyncSession, user_id: uuid.UUID, now: datetime, pending_target: int, max_missions: int
 ) -> NightlyResult | None:
     """The nightly steps for one user (in the caller's transaction); ``None`` if the user is gone."""
     user = await session.get(User, user_id)
@@ -59,7 +59,7 @@ async def run_nightly(
     result.reactivated = len(await missions.reactivate_due(session, user.id, today, now, locked))
     for goal in await goals.active_goals(session, user.id):
         if goal.id in locked:  # a goal activated since is topped up by the next run
-            result.missions_added += await top_up_goal(session, goal, pending_target)
+            result.missions_added += await top_up_goal(session, goal, pending_target, max_missions)
     result.streaks_reset = await repository.expire_streaks(session, user.id, today)
     result.snapshots = [
         day.isoformat() for day in await progress.snapshot_missing_days(session, user, today, now)
@@ -78,17 +78,19 @@ def brief_of(goal: Goal) -> GoalBrief:
     )
 
 
-async def top_up_goal(session: AsyncSession, goal: Goal, target: int) -> int:
+async def top_up_goal(session: AsyncSession, goal: Goal, target: int, max_missions: int) -> int:
     """Generate missions until the goal has ``target`` pending ones; returns how many were added.
 
     The goal's row is locked first, so concurrent top-ups of one goal take turns and the second
     counts what the first added. Generated missions are also keyed ``topup-<n>`` (n counts the
     goal's generated missions) under a unique (goal_id, generation_key) constraint: a duplicate
-    is never stored even if the lock were bypassed.
+    is never stored even if the lock were bypassed. The goal never gets more than ``max_missions``.
     """
     if await goals.get_goal(session, goal.user_id, goal.id, for_update=True) is None:
         return 0
     need = target - await missions.count_pending(session, goal.user_id, goal.id)
+    # Never past MAX_MISSIONS_PER_GOAL: a goal that reached it gets no more generated missions.
+    need = min(need, max_missions - await missions.count_missions(session, goal.user_id, goal.id))
     if need <= 0:
         return 0
     first = await missions.count_generated(session, goal.user_id, goal.id)

@@ -27,7 +27,11 @@ async def nightly_user(ctx: JobContext, user_id: str, now: str | None = None) ->
     """Streak check, DCI snapshots, deferred missions back, pending missions topped up."""
     async with transaction(ctx.sessions, ctx.redis) as session:
         result = await run_nightly(
-            session, uuid.UUID(user_id), parse_now(now), ctx.settings.missions_pending_target
+            session,
+            uuid.UUID(user_id),
+            parse_now(now),
+            ctx.settings.missions_pending_target,
+            ctx.settings.max_missions_per_goal,
         )
     if result is None:
         return None

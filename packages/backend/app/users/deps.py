@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.deps import SessionDep, resources_of
+from app.core.errors import Unauthorized
 from app.core.logging import user_id_var
 from app.core.security import SessionClaims, bearer_token
 from app.models import User
@@ -35,6 +36,10 @@ async def current_user(
 ) -> User:
     user = await repository.get_by_clerk_id(session, claims.user_id)
     if user is None:
+        # A still-valid token of a user Clerk deleted (user.deleted erased the account) must not
+        # bring the account back.
+        if await repository.deleted_in_clerk(session, claims.user_id):
+            raise Unauthorized("user_deleted", "This account was deleted")
         # Webhooks are eventually consistent: the first request may arrive before user.created.
         user = await repository.provision(session, claims.user_id)
     return user

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, exists, func, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import User, UserPreferences
+from app.models import User, UserPreferences, WebhookDelivery
+from app.models.enums import ERASED_OUTCOMES
 
 
 async def get_by_clerk_id(session: AsyncSession, clerk_user_id: str) -> User | None:
@@ -100,3 +101,24 @@ async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> bool:
 
 async def get_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await session.get(User, user_id)
+
+
+async def deleted_in_clerk(session: AsyncSession, clerk_user_id: str) -> bool:
+    """Whether a ``user.deleted`` webhook erased this Clerk user (its delivery is the tombstone)."""
+    result = await session.execute(
+        select(WebhookDelivery.svix_id)
+        .where(
+            WebhookDelivery.clerk_user_id == clerk_user_id,
+            WebhookDelivery.event_type == "user.deleted",
+            WebhookDelivery.outcome.in_(ERASED_OUTCOMES),
+        )
+        .limit(1)
+    )
+    return result.first() is not None
+
+
+async def database_knows_timezone(session: AsyncSession, name: str) -> bool:
+    """Whether PostgreSQL's tz database has this zone (``pg_timezone_names``): the nightly queries
+    compute local days there, so a zone it does not know is refused up front."""
+    known = exists().select_from(text("pg_timezone_names")).where(literal_column("name") == name)
+    return bool((await session.execute(select(known))).scalar_one())

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
 
-from app.core.deps import RedisDep, SessionDep
+from app.core.deps import RedisDep, ResourcesDep, SessionDep
 from app.users import repository, service
 from app.users.deps import CurrentUser
 from app.users.schemas import PreferencesOut, PreferencesUpdate, UserOut, UserUpdate
@@ -34,9 +35,16 @@ async def patch_preferences(changes: PreferencesUpdate, user: CurrentUser, sessi
     return await service.update_preferences(session, user, changes)
 
 
-@router.get("/me/export", summary="Everything the service stores about the user, as JSON")
-async def export_me(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
-    return await service.export_user(session, user)
+@router.get(
+    "/me/export",
+    summary="Everything the service stores about the user, as JSON",
+    description="Streamed: one JSON object (format_version, exported_at, then one key per section), "
+    "written section by section and, for memories and conversations, page by page.",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+)
+async def export_me(user: CurrentUser, resources: ResourcesDep) -> StreamingResponse:
+    return StreamingResponse(service.export_user(resources.sessions, user), media_type="application/json")
 
 
 @router.delete(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,6 +14,12 @@ from app.models.enums import NudgeFrequency
 
 Theme = Literal["light", "dark", "system"]
 _DAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+# The shape of an IANA zone name ("UTC", "Europe/Paris", "America/Argentina/Buenos_Aires",
+# "Etc/GMT+5"), stated in the schema; which names exist is checked against tzdata and the database.
+ZoneName = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$")
+]
+DayName = Annotated[str, Field(json_schema_extra={"enum": sorted(_DAYS)})]
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +50,7 @@ class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
-    timezone: str | None = None
+    timezone: ZoneName | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -76,7 +82,7 @@ class CustomHours(BaseModel):
         default=None, description="No note is sent inside it, local time (default 22:00-08:00)"
     )
     work_hours: HourRange | None = None
-    preferred_days: list[str] | None = Field(default=None, max_length=7)
+    preferred_days: list[DayName] | None = Field(default=None, max_length=7)
 
     @field_validator("preferred_days")
     @classmethod

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.errors import invalid_field
 from app.core.logging import get_logger
 from app.models import User, UserPreferences
 from app.users import repository
-from app.users.data import build_export, export_section, run_erase_hooks
+from app.users.data import export_section, run_erase_hooks, stream_export
 from app.users.schemas import PreferencesOut, PreferencesUpdate, UserOut, UserUpdate
 
 log = get_logger(__name__)
 
 
 async def update_profile(session: AsyncSession, user: User, changes: UserUpdate) -> User:
+    zone = changes.timezone
+    if (
+        zone is not None
+        and zone != user.timezone
+        and not await repository.database_knows_timezone(session, zone)
+    ):
+        raise invalid_field("timezone", f"time zone {zone!r} is not known to the database")
     for field, value in changes.model_dump(exclude_unset=True).items():
         if value is None:
             continue  # explicit nulls leave required fields untouched
@@ -58,12 +67,10 @@ def _merge(stored: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in merged.items() if value is not None}
 
 
-async def export_user(session: AsyncSession, user: User) -> dict[str, Any]:
-    return {
-        "exported_at": datetime.now(UTC).isoformat(),
-        "format_version": 1,
-        **await build_export(session, user.id),
-    }
+def export_user(sessions: async_sessionmaker[AsyncSession], user: User) -> AsyncIterator[str]:
+    """Everything stored about the user, as JSON text streamed section by section."""
+    head = {"exported_at": datetime.now(UTC).isoformat(), "format_version": 1}
+    return stream_export(sessions, user.id, head)
 
 
 async def erase_user(session: AsyncSession, redis: Any, user: User) -> None:

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.locking import advisory_xact_lock
 from app.models import User, WebhookDelivery
+from app.models.enums import WebhookOutcome
 from app.webhooks.signature import SvixDelivery
 
-RECEIVED = "received"  # placeholder until the effect is applied, in the same transaction
+RECEIVED = WebhookOutcome.received
 
 
 async def claim_delivery(
@@ -59,18 +60,21 @@ async def lock_clerk_user(session: AsyncSession, clerk_user_id: str) -> None:
     await advisory_xact_lock(session, "clerk_user:" + clerk_user_id)
 
 
-async def deleted_by_clerk(session: AsyncSession, clerk_user_id: str, outcomes: tuple[str, ...]) -> bool:
-    """Whether a ``user.deleted`` for this Clerk user was applied (Clerk never reuses user ids)."""
+async def deliveries_with_outcome(
+    session: AsyncSession, event_type: str, outcome: str
+) -> list[tuple[str, str]]:
+    """(svix_id, clerk_user_id) of the deliveries of ``event_type`` recorded with ``outcome``, oldest
+    first."""
     result = await session.execute(
-        select(WebhookDelivery.svix_id)
+        select(WebhookDelivery.svix_id, WebhookDelivery.clerk_user_id)
         .where(
-            WebhookDelivery.clerk_user_id == clerk_user_id,
-            WebhookDelivery.event_type == "user.deleted",
-            WebhookDelivery.outcome.in_(outcomes),
+            WebhookDelivery.event_type == event_type,
+            WebhookDelivery.outcome == outcome,
+            WebhookDelivery.clerk_user_id.is_not(None),
         )
-        .limit(1)
+        .order_by(WebhookDelivery.received_at, WebhookDelivery.svix_id)
     )
-    return result.first() is not None
+    return [(row.svix_id, row.clerk_user_id) for row in result if row.clerk_user_id is not None]
 
 
 async def deliveries_for_user(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.core.deps import SessionDep, resources_of, settings_of
-from app.core.errors import AppError
+from app.core.errors import PayloadTooLarge
 from app.webhooks import service
 from app.webhooks.schemas import WebhookAck
 from app.webhooks.signature import verify
@@ -15,18 +15,12 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 MAX_BODY_BYTES = 1024 * 1024
 
 
-class PayloadTooLarge(AppError):
-    status_code = 413
-    code = "payload_too_large"
-    message = "Webhook body too large"
-
-
 async def _raw_body(request: Request) -> bytes:
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge()
+            raise PayloadTooLarge(MAX_BODY_BYTES, "Webhook body too large")
     return bytes(body)
 
 

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import users
 from app.core.config import Settings
 from app.core.errors import BadRequest
+from app.core.jobs import transaction
 from app.core.logging import get_logger, user_id_var
+from app.models.enums import WebhookOutcome
 from app.users import export_section
 from app.webhooks import repository
 from app.webhooks.schemas import ClerkDeletedUser, ClerkEvent, ClerkUser, WebhookAck
@@ -24,15 +26,14 @@ log = get_logger(__name__)
 USER_UPSERT_EVENTS = frozenset({"user.created", "user.updated"})
 USER_DELETED = "user.deleted"
 
-# Outcomes recorded on the delivery row.
-PROCESSED = "processed"  # profile created or updated
-SKIPPED_STALE = "skipped_stale"  # the stored profile has a newer Clerk updated_at
-SKIPPED_DELETED = "skipped_deleted"  # Clerk already deleted this user (a late, re-ordered update)
-DELETED = "deleted"  # the user and all their data were erased
-ALREADY_ABSENT = "already_absent"  # user.deleted for a user with no row: nothing to erase
-DELETION_DISABLED = "deletion_disabled"  # CLERK_WEBHOOK_DELETE_ENABLED is off: recorded only
-IGNORED = "ignored"  # an event type this service does not use
-ERASED = (DELETED, ALREADY_ABSENT)
+# Outcomes recorded on the delivery row (app.models.enums.WebhookOutcome).
+PROCESSED = WebhookOutcome.processed
+SKIPPED_STALE = WebhookOutcome.skipped_stale
+SKIPPED_DELETED = WebhookOutcome.skipped_deleted
+DELETED = WebhookOutcome.deleted
+ALREADY_ABSENT = WebhookOutcome.already_absent
+DELETION_DISABLED = WebhookOutcome.deletion_disabled
+IGNORED = WebhookOutcome.ignored
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ async def _apply(session: AsyncSession, redis: Any, settings: Settings, event: P
     if event.user is not None:
         user = event.user
         await repository.lock_clerk_user(session, user.id)
-        if await repository.deleted_by_clerk(session, user.id, ERASED):
+        if await users.deleted_in_clerk(session, user.id):
             return SKIPPED_DELETED
         user_id = await users.upsert_from_clerk(
             session,
@@ -123,13 +124,51 @@ async def _apply(session: AsyncSession, redis: Any, settings: Settings, event: P
                 hint="user.deleted recorded, nothing erased; see CLERK_WEBHOOK_DELETE_ENABLED",
             )
             return DELETION_DISABLED
-        await repository.lock_clerk_user(session, event.deleted.id)
-        existing = await users.get_by_clerk_id(session, event.deleted.id)
-        if existing is None:
-            return ALREADY_ABSENT
-        await users.erase_user(session, redis, existing)
-        return DELETED
+        return await _erase(session, redis, event.deleted.id)
     return IGNORED
+
+
+async def _erase(session: AsyncSession, redis: Any, clerk_user_id: str) -> WebhookOutcome:
+    await repository.lock_clerk_user(session, clerk_user_id)
+    existing = await users.get_by_clerk_id(session, clerk_user_id)
+    if existing is None:
+        return ALREADY_ABSENT
+    await users.erase_user(session, redis, existing)
+    return DELETED
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    found: int  # deliveries recorded as deletion_disabled when the run started
+    deleted: int  # accounts erased
+    already_absent: int  # nothing left to erase (the tombstone is recorded all the same)
+
+
+async def replay_deletions(
+    sessions: async_sessionmaker[AsyncSession], redis: Any, *, dry_run: bool = False
+) -> ReplayReport:
+    """Apply the ``user.deleted`` deliveries recorded while CLERK_WEBHOOK_DELETE_ENABLED was off.
+
+    Each delivery is applied in its own transaction, exactly as a re-sent delivery would be: the
+    row is locked and re-read (a concurrent run or a re-sent delivery may have applied it), the
+    user erased (database rows and Redis data), the outcome recorded. A second run finds nothing:
+    the command is idempotent and can be interrupted and run again.
+    """
+    async with sessions() as session:
+        pending = await repository.deliveries_with_outcome(session, USER_DELETED, DELETION_DISABLED)
+    counts = {DELETED: 0, ALREADY_ABSENT: 0}
+    if dry_run:
+        return ReplayReport(len(pending), 0, 0)
+    for svix_id, clerk_user_id in pending:
+        async with transaction(sessions, redis) as session:
+            delivery = await repository.lock_delivery(session, svix_id)
+            if delivery is None or delivery.outcome != DELETION_DISABLED:
+                continue  # applied meanwhile
+            outcome = await _erase(session, redis, clerk_user_id)
+            await repository.set_outcome(session, svix_id, outcome)
+        counts[outcome] += 1
+        log.info("clerk_deletion_replayed", svix_id=svix_id, clerk_user_id=clerk_user_id, outcome=outcome)
+    return ReplayReport(len(pending), counts[DELETED], counts[ALREADY_ABSENT])
 
 
 @export_section("webhook_deliveries")

@@ -37,9 +37,12 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: datetime |
         or len(signature) > _MAX_SIGNATURE_HEADER
     ):
         raise BadRequest("Malformed Svix signature headers", code="malformed_signature_headers")
-    sent_at = datetime.fromtimestamp(int(timestamp), UTC)
-    if abs((now or datetime.now(UTC)) - sent_at) > TOLERANCE:
+    # Compared as integers first: a far-off value (999999999999) is outside the tolerance, and never
+    # reaches datetime, which cannot represent it.
+    current = now or datetime.now(UTC)
+    if abs(int(timestamp) - current.timestamp()) > TOLERANCE.total_seconds():
         raise BadRequest("Webhook timestamp outside the 5-minute tolerance", code="invalid_timestamp")
+    sent_at = datetime.fromtimestamp(int(timestamp), UTC)
     try:
         Webhook(secret).verify(
             body, {"svix-id": message_id, "svix-timestamp": timestamp, "svix-signature": signature}

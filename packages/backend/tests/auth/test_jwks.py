@@ -155,15 +155,26 @@ async def test_jwks_down_past_the_cache_ttl_keeps_cached_keys(clocked: Any, jwks
     assert await verdict(verifier, KEY_1) == "ok"  # still fresh: no fetch
     assert jwks.requests == 1
     clock.advance(0.5)
-    assert await verdict(verifier, KEY_1) == "ok"  # stale, refetch failed: still trusted
-    assert jwks.requests == 2
+    assert await verdict(verifier, KEY_1) == "ok"  # stale: served at once, refreshed behind it
+    await until(lambda: jwks.requests == 2)
+    await asyncio.sleep(0.05)  # let the failed refresh finish
+    assert await verdict(verifier, KEY_1) == "ok"  # the refetch failed: still trusted
     clock.advance(10)
     assert await verdict(verifier, KEY_1) == "ok"  # the failed attempt counts for the interval
     assert jwks.requests == 2
     jwks.failing = False
     clock.advance(20)
     assert await verdict(verifier, KEY_1) == "ok"
-    assert jwks.requests == 3
+    await until(lambda: jwks.requests == 3)
+
+
+async def until(condition: Any, seconds: float = 5.0) -> None:
+    """Wait (briefly, for real) until the background JWKS fetch has done what ``condition`` checks."""
+    for _ in range(int(seconds * 100)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
 
 
 async def test_a_key_clerk_stops_publishing_stops_working(clocked: Any, jwks: JWKSServer) -> None:
@@ -173,10 +184,44 @@ async def test_a_key_clerk_stops_publishing_stops_working(clocked: Any, jwks: JW
     jwks.keys = [KEY_1.jwk]  # KEY_2 rotated out
     clock.advance(60)
     assert await verdict(verifier, KEY_2) == "ok"  # cached until the TTL has passed
+    assert jwks.requests == 1
     clock.advance(0.5)
+    # Past the TTL the cached key is still served at once while the refresh runs in the background...
+    assert await verdict(verifier, KEY_2) == "ok"
+    # ...which drops it once Clerk's answer arrives.
+    await until(lambda: jwks.requests == 2)
+    for _ in range(100):
+        if await verdict(verifier, KEY_2) == "unknown_key":
+            break
+        await asyncio.sleep(0.01)
     assert await verdict(verifier, KEY_2) == "unknown_key"
     assert await verdict(verifier, KEY_1) == "ok"
     assert jwks.requests == 2
+
+
+async def test_a_blackholed_jwks_endpoint_never_stalls_requests_with_a_cached_key(
+    api: ApiFactory, jwks: JWKSServer
+) -> None:
+    """Issue 12: past the TTL the refresh used to run inside the request, so an endpoint that
+    accepts connections and never answers held every request for the client's timeout (5 s)."""
+    client = await api(**jwks_settings(jwks, clerk_jwks_cache_ttl_seconds=1))
+    assert (await get_me(client, KEY_1)).status_code == 200
+    jwks.blackhole.set()
+    jwks.keys = [KEY_1.jwk, KEY_2.jwk]
+    await asyncio.sleep(1.05)
+    try:
+        # A token with a new kid has to wait for Clerk's answer: it waits on the hanging fetch.
+        waiting = asyncio.create_task(get_me(client, KEY_2, "user_new"))
+        await until(lambda: jwks.requests == 2)
+        # Tokens whose key is cached are answered meanwhile, far within the fetch's 5 s timeout.
+        async with asyncio.timeout(2):
+            responses = await asyncio.gather(*(get_me(client, KEY_1, f"user_{i}") for i in range(20)))
+        assert [r.status_code for r in responses] == [200] * 20
+        assert not waiting.done()
+        assert jwks.requests == 2  # one fetch in flight, shared: no pile-up on the endpoint
+    finally:
+        jwks.release.set()
+    assert (await waiting).status_code == 200  # Clerk answered: the new key is known
 
 
 async def test_jwks_unreachable_from_the_start_is_401_not_500(api: ApiFactory) -> None:

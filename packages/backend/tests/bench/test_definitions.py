@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,23 @@ def test_auth_bench_refuses_to_run_without_wrk(monkeypatch: pytest.MonkeyPatch, 
     with pytest.raises(SystemExit) as stopped:
         auth.main()
     assert "apt-get install -y wrk" in str(stopped.value.code)
+
+
+def _soak_samples(rss_end: int, db_end: int) -> list[Any]:
+    from bench.soak import Sample
+
+    samples = [Sample(float(t), 400_000, 18, 10, 51) for t in range(0, 600, 10)]
+    samples.append(Sample(600.0, rss_end, db_end, 10, 51))
+    return samples
+
+
+def test_soak_meets_its_aims_only_without_errors_memory_growth_or_connection_growth() -> None:
+    from bench.soak import Tally, summarize
+
+    clean = Tally(latency={"me": [0.01] * 100})
+    assert "**meets the aims**" in summarize(clean, _soak_samples(420_000, 18), 600)  # +5% RSS
+    assert "**misses the aims**" in summarize(clean, _soak_samples(448_000, 18), 600)  # +12% RSS
+    assert "**misses the aims**" in summarize(clean, _soak_samples(400_000, 25), 600)  # connections grew
+    failed = Tally(latency={"me": [0.01] * 100})
+    failed.errors["GET /api/v1/users/me → 500"] = 1
+    assert "**misses the aims**" in summarize(failed, _soak_samples(400_000, 18), 600)

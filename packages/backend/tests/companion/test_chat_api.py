@@ -238,7 +238,7 @@ async def test_chat_without_redis_is_503_and_stores_nothing(
         response = await client.post(CHAT, json={"message": "hello"}, headers=headers)
         assert response.status_code == 503, response.text
         error = response.json()["error"]
-        assert error["code"] == "service_unavailable" and "REDIS_URL" in error["message"]
+        assert error["code"] == "dependency_unavailable" and "REDIS_URL" in error["message"]
         for model in (Conversation, Message, ModelUsage):
             assert (await db.scalars(select(model))).all() == [], model
         # What needs no Redis keeps working.

@@ -30,9 +30,8 @@ class LiveServer:
     """The real app under uvicorn on 127.0.0.1, in a thread with its own event loop."""
 
     def __init__(self, settings: Settings) -> None:
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on"
-        )
+        self.app = create_app(settings)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -43,7 +42,8 @@ class LiveServer:
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.02)
         port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True

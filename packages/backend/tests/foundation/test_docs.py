@@ -98,8 +98,12 @@ def test_dockerfile_runs_uvicorn_as_non_root_from_the_lock_file() -> None:
     assert "uv sync --frozen --no-dev" in dockerfile
     assert re.search(r"^USER delight$", dockerfile, re.MULTILINE)
     assert re.search(
-        r"^CMD exec uvicorn main:app --host 0\.0\.0\.0 --port \$\{PORT:-8000\}$", dockerfile, re.M
+        r"^CMD exec uvicorn main:app --host 0\.0\.0\.0 --port \$\{PORT:-8000\}"
+        r" --timeout-graceful-shutdown \d+$",
+        dockerfile,
+        re.M,
     )
     assert "/api/v1/health/live" in dockerfile
+    assert re.search(r"^\s+ENVIRONMENT=production \\$", dockerfile, re.MULTILINE)  # fails closed
     ignored = (BACKEND_DIR / ".dockerignore").read_text().splitlines()
     assert {".env", ".venv/", ".delight/"} <= set(ignored)

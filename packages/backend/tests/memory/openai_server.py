@@ -1,7 +1,8 @@
 """A local HTTP server speaking OpenAI's embeddings protocol (``POST /v1/embeddings``).
 
 Vectors are deterministic bags of hashed words, so texts sharing words are similar and the same
-text always gets the same vector. ``failing`` makes it answer 500.
+text always gets the same vector. ``failing`` makes it answer 500; ``rejected`` refuses requests
+holding given texts (400).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class OpenAIEmbeddingsServer(LocalServer):
     def __init__(self, api_key: str = "sk-test-embeddings") -> None:
         self.api_key = api_key
         self.failing = False
+        # Inputs containing any of these are refused with 400, as OpenAI refuses an input it cannot
+        # embed (e.g. over the model's token limit): the whole request fails.
+        self.rejected: set[str] = set()
         self.wrong_dimensions: int | None = None  # answer with this size whatever was asked
         self.requests: list[dict[str, Any]] = []
         server = self
@@ -47,6 +51,11 @@ class OpenAIEmbeddingsServer(LocalServer):
                     self.send_error(401)
                     return
                 inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                if any(bad in text for bad in server.rejected for text in inputs):
+                    self.send_json(
+                        400, {"error": {"message": "Invalid input", "type": "invalid_request_error"}}
+                    )
+                    return
                 dimensions = server.wrong_dimensions or int(body.get("dimensions") or 1536)
                 data = [
                     {"object": "embedding", "index": i, "embedding": fake_vector(text, dimensions)}

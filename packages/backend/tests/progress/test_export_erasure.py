@@ -56,7 +56,7 @@ async def fill(me: Api, clock: FakeClock, engine: AsyncEngine, db: AsyncSession)
     await me.post(f"/missions/{approval['missions'][-1]['id']}/defer", {"until": "2025-01-20"})
     user_id: uuid.UUID = (await db.execute(select(User.id).where(User.clerk_user_id == me.sub))).scalar_one()
     async with async_sessionmaker(engine)() as session, session.begin():
-        await run_nightly(session, user_id, datetime(2025, 1, 16, 1, 0, tzinfo=UTC), 5)
+        await run_nightly(session, user_id, datetime(2025, 1, 16, 1, 0, tzinfo=UTC), 5, 2000)
     return user_id
 
 

@@ -75,7 +75,7 @@ async def test_the_nightly_run_is_idempotent(
     sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async with sessions() as session, session.begin():
-        first = await run_nightly(session, user_id, now, 5)
+        first = await run_nightly(session, user_id, now, 5, 2000)
     assert first is not None
     assert first.today == date(2025, 1, 17)
     assert first.reactivated == 1  # "Tomorrow" was deferred to the 16th
@@ -95,7 +95,7 @@ async def test_the_nightly_run_is_idempotent(
     assert (streak.current_length, streak.longest_length) == (0, 1)
 
     async with sessions() as session, session.begin():
-        second = await run_nightly(session, user_id, now, 5)
+        second = await run_nightly(session, user_id, now, 5, 2000)
     assert second is not None
     assert (second.reactivated, second.streaks_reset, second.snapshots, second.missions_added) == (
         0,
@@ -117,7 +117,7 @@ async def test_concurrent_top_ups_do_not_duplicate(
     async def top_up() -> int:
         async with sessions() as session, session.begin():
             row = (await session.execute(select(Goal).where(Goal.id == uuid.UUID(goal["id"])))).scalar_one()
-            return await nightly.top_up_goal(session, row, 5)
+            return await nightly.top_up_goal(session, row, 5, 2000)
 
     added = await asyncio.gather(top_up(), top_up(), top_up())
     assert sorted(added) == [0, 0, 5]
@@ -212,7 +212,7 @@ async def test_the_nightly_run_while_a_goal_is_archived_and_the_triad_computed_n
 
     async def nightly(at: datetime) -> None:
         async with sessions() as session, session.begin():
-            await run_nightly(session, user_id, at, 5)
+            await run_nightly(session, user_id, at, 5, 2000)
 
     for _ in range(4):
         goals = [kept, await me.goal(), await me.goal(title="Write a novel", value_category="craft")]

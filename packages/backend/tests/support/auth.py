@@ -4,6 +4,7 @@ that speaks Clerk's Backend API format so the real fetching code runs."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -78,11 +79,16 @@ class JWKSServer(LocalServer):
         self.keys: list[dict[str, Any]] = []
         self.requests = 0
         self.failing = False
+        # While set, requests hang (a blackholed endpoint) until ``release`` is set.
+        self.blackhole = threading.Event()
+        self.release = threading.Event()
         server = self
 
         class Handler(JSONHandler):
             def do_GET(self) -> None:
                 server.requests += 1
+                if server.blackhole.is_set():
+                    server.release.wait(30)
                 if server.failing:
                     self.send_error(503)
                     return

@@ -135,14 +135,33 @@ async def test_a_disabled_deletion_resent_after_enabling_the_flag_is_applied(
     assert (await post(enabled, deleted("user_later"), svix_id="msg_resend")).json()["duplicate"] is True
 
 
-async def test_after_deletion_the_old_token_finds_no_data(
-    enabled: httpx.AsyncClient, auth_headers: Any
+async def test_after_deletion_the_old_token_is_refused_as_user_deleted(
+    enabled: httpx.AsyncClient, auth_headers: Any, db: AsyncSession
 ) -> None:
+    """Issue 12: a still-valid token of a user Clerk deleted used to re-create the account. The
+    tombstone (the applied user.deleted) now answers 401 user_deleted, and nothing is written."""
     await make_user(enabled, auth_headers, "user_gone")
     await post(enabled, deleted("user_gone"))
-    # Clerk revokes the sessions of a deleted user; a token minted just before (60 s lifetime)
-    # provisions an empty account at most, never the erased data.
-    me = (await enabled.get("/api/v1/users/me", headers=auth_headers("user_gone"))).json()
-    assert me["email"] is None and me["display_name"] is None
-    prefs = (await enabled.get("/api/v1/users/me/preferences", headers=auth_headers("user_gone"))).json()
-    assert prefs["theme"] == "system"
+    for path in ("/api/v1/users/me", "/api/v1/users/me/preferences", "/api/v1/goals"):
+        response = await enabled.get(path, headers=auth_headers("user_gone"))
+        assert response.status_code == 401, response.text
+        assert response.headers["www-authenticate"] == "Bearer"
+        error = response.json()["error"]
+        assert error["code"] == "user_deleted" and error["details"] == {"reason": "user_deleted"}
+    db.expire_all()
+    assert await db.scalar(select(func.count()).where(User.clerk_user_id == "user_gone")) == 0
+    # Other users are unaffected, and a user.deleted for a user who never had a row is a tombstone too.
+    assert (await enabled.get("/api/v1/users/me", headers=auth_headers("user_other"))).status_code == 200
+    await post(enabled, deleted("user_never_seen"))
+    refused = await enabled.get("/api/v1/users/me", headers=auth_headers("user_never_seen"))
+    assert refused.json()["error"]["code"] == "user_deleted"
+
+
+async def test_a_deletion_only_recorded_is_no_tombstone(
+    api: ApiFactory, auth_headers: Any, db: AsyncSession
+) -> None:
+    """With CLERK_WEBHOOK_DELETE_ENABLED off nothing was erased, so the account keeps working."""
+    disabled = await api(clerk_webhook_delete_enabled=False)
+    await make_user(disabled, auth_headers, "user_kept")
+    assert (await post(disabled, deleted("user_kept"))).json()["outcome"] == "deletion_disabled"
+    assert (await disabled.get("/api/v1/users/me", headers=auth_headers("user_kept"))).status_code == 200

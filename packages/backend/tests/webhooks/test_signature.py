@@ -121,6 +121,18 @@ async def test_stale_or_future_timestamp(
     await assert_nothing_written(db)
 
 
+@pytest.mark.parametrize("timestamp", ["999999999999", "253402300800", "0", "000000000001"])
+async def test_timestamp_far_outside_any_date_is_a_400(
+    client: httpx.AsyncClient, db: AsyncSession, timestamp: str
+) -> None:
+    """Issue 12: ``999999999999`` (year 33658) passed the format check and crashed datetime: a 500.
+    Any well-formed value out of the tolerance, however far, is ``invalid_timestamp``."""
+    headers = sign(BODY)
+    headers["svix-timestamp"] = timestamp
+    assert_400(await client.post(URL, content=BODY, headers=headers), "invalid_timestamp")
+    await assert_nothing_written(db)
+
+
 @pytest.mark.parametrize("offset", [timedelta(minutes=-4), timedelta(minutes=4)])
 async def test_timestamp_within_tolerance(client: httpx.AsyncClient, offset: timedelta) -> None:
     response = await client.post(URL, content=BODY, headers=sign(BODY, at=datetime.now(UTC) + offset))

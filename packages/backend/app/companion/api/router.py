@@ -22,6 +22,7 @@ from app.companion.schemas import (
 from app.companion.stream import parse_event_id
 from app.core.deps import ResourcesDep, SessionDep
 from app.core.errors import NotFound
+from app.kit.pagination import Offset
 from app.users import CurrentUser
 
 router = APIRouter(prefix="/companion", tags=["companion"])
@@ -78,7 +79,8 @@ async def _stream(
     after = parse_event_id(last_event_id)
     if await service.already_delivered(resources, user.id, reply, after):
         return Response(status_code=204, headers=SSE_HEADERS)
-    events = service.reply_events(resources, user.id, reply, after)
+    release = await service.open_stream(resources, user)
+    events = service.holding(service.reply_events(resources, user.id, reply, after), release)
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
@@ -88,7 +90,9 @@ router.add_api_route(
     methods=["GET"],
     summary="The reply as Server-Sent Events (token…, then complete or error)",
     description="Events carry ids; reconnect with `Last-Event-ID` to resume without duplicates. "
-    "Keep-alive comments are sent while waiting. Generation does not depend on this connection.",
+    "Keep-alive comments are sent while waiting. Generation does not depend on this connection. "
+    "A user may hold MAX_STREAMS_PER_USER streams at once (429 beyond). When the server shuts down, "
+    "the stream ends with a `reconnect` event carrying the last id: reconnect to resume.",
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}},
@@ -106,7 +110,7 @@ async def list_conversations(
     user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     items, total = await service.list_conversations(session, user, limit, offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
@@ -122,7 +126,7 @@ async def get_conversation(
     user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     return await service.conversation_detail(session, user, conversation_id, limit, offset)
 

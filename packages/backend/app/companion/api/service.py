@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NamedTuple
 
+import anyio
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.companion import repository
@@ -19,10 +22,10 @@ from app.companion.stream import (
     lease_key,
     read_events,
     stream_key,
-    user_prefix,
 )
 from app.core import ratelimit
-from app.core.errors import Conflict, NotFound, ServiceUnavailable
+from app.core.config import Settings
+from app.core.errors import Conflict, DependencyUnavailable, NotFound
 from app.core.logging import get_logger
 from app.core.resources import Resources
 from app.models import Conversation, Message, User
@@ -36,7 +39,8 @@ STREAM_PATH = "/api/v1/companion/stream/{conversation_id}"
 
 def _redis(resources: Resources) -> Redis:
     if resources.redis is None:
-        raise ServiceUnavailable("Chat needs Redis (REDIS_URL) to stream replies")
+        raise DependencyUnavailable("redis", "Chat needs Redis (REDIS_URL) to stream replies")
+    resources.redis_guard.check()  # fail fast while Redis is known to be down
     return resources.redis
 
 
@@ -78,10 +82,12 @@ async def start_chat(
     )
     reply = await _claim_reply(session, redis, user, user_message)
     # Only accepted messages count (a refused one has raised above, and this raising rolls back).
-    await ratelimit.hit(
+    await ratelimit.limit(
         redis,
-        f"{user_prefix(user.id)}chat-rate",
+        resources.redis_guard,
+        ratelimit.key_for(user.clerk_user_id, "chat"),
         limit=settings.companion_chat_rate_limit_per_minute,
+        fail_open=False,
         what="messages",
     )
     # The lease exists before the commit, so a reader never mistakes a reply about to start for a dead one.
@@ -231,9 +237,47 @@ async def reply_events(
         block_seconds=min(1.0, settings.health_timeout_seconds),
         keepalive_seconds=settings.companion_sse_keepalive_seconds,
         when_dead=when_dead,
-        max_seconds=settings.companion_reply_timeout_seconds + 60,
+        max_seconds=stream_seconds(settings),
+        stop=resources.draining,
     ):
         yield chunk
+
+
+def stream_seconds(settings: Settings) -> float:
+    """The longest a reply stream stays open."""
+    return settings.companion_reply_timeout_seconds + 60
+
+
+async def open_stream(resources: Resources, user: User) -> Callable[[], Awaitable[None]]:
+    """Take one of the user's MAX_STREAMS_PER_USER concurrent stream slots (429 when all are held,
+    503 without Redis); returns the release. A slot a dead process held expires on its own once the
+    longest stream would have ended."""
+    redis = _redis(resources)
+    key = ratelimit.key_for(user.clerk_user_id, "streams")
+    token = await ratelimit.acquire_slot(
+        redis,
+        resources.redis_guard,
+        key,
+        limit=resources.settings.max_streams_per_user,
+        hold_seconds=stream_seconds(resources.settings) + 60,
+        what="reply streams",
+    )
+
+    async def release() -> None:
+        await ratelimit.release_slot(redis, key, token)
+
+    return release
+
+
+async def holding(events: AsyncIterator[str], release: Callable[[], Awaitable[None]]) -> AsyncIterator[str]:
+    """``events``, releasing the stream slot however the stream ends (finished, client gone,
+    cancelled): shielded from the cancellation, bounded in time, best effort (it also expires)."""
+    try:
+        async for chunk in events:
+            yield chunk
+    finally:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2), contextlib.suppress(RedisError):
+            await release()
 
 
 async def list_conversations(

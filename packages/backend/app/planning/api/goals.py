@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
-from app.core.deps import ResourcesDep, SessionDep
+from app.core.deps import ResourcesDep, SessionDep, SettingsDep
+from app.core.openapi import ErrorOut
 from app.kit.clock import Now
+from app.kit.pagination import Offset
 from app.models.enums import GoalStatus
 from app.planning import decomposition
 from app.planning import goals as service
@@ -29,11 +31,21 @@ from app.users import CurrentUser
 router = APIRouter(prefix="/goals", tags=["goals"])
 
 
-@router.post("", status_code=201, response_model=GoalOut)
+@router.post(
+    "",
+    status_code=201,
+    response_model=GoalOut,
+    responses={409: {"model": ErrorOut, "description": "MAX_GOALS_PER_USER reached (limit_reached)"}},
+)
 async def create_goal(
-    data: GoalCreate, user: CurrentUser, session: SessionDep, now: Now, memory: GoalMemoryDep
+    data: GoalCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    now: Now,
+    memory: GoalMemoryDep,
+    settings: SettingsDep,
 ) -> Any:
-    return await service.create_goal(session, user, data, now, memory)
+    return await service.create_goal(session, user, data, now, memory, settings.max_goals_per_user)
 
 
 @router.get("", response_model=GoalPage, description="Archived goals are left out unless asked for.")
@@ -43,7 +55,7 @@ async def list_goals(
     status: GoalStatus | None = None,
     include_archived: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     items, total = await repository.list_goals(
         session, user.id, status=status, include_archived=include_archived, limit=limit, offset=offset
@@ -93,7 +105,14 @@ async def decompose(
     now: Now,
 ) -> Any:
     return await decomposition.propose(
-        session, resources.settings, resources.chat, user, goal_id, now, resources.redis
+        session,
+        resources.settings,
+        resources.chat,
+        user,
+        goal_id,
+        now,
+        resources.redis,
+        resources.redis_guard,
     )
 
 
@@ -116,9 +135,12 @@ async def approve(
     user: CurrentUser,
     session: SessionDep,
     now: Now,
+    settings: SettingsDep,
     edits: Annotated[ApprovalIn | None, Body()] = None,
 ) -> Any:
-    return await decomposition.approve(session, user, goal_id, proposal_id, edits or ApprovalIn(), now)
+    return await decomposition.approve(
+        session, user, goal_id, proposal_id, edits or ApprovalIn(), now, settings.max_missions_per_goal
+    )
 
 
 @router.post("/{goal_id}/decompositions/{proposal_id}/reject", response_model=ProposalOut)

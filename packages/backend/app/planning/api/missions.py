@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from app.core.deps import SessionDep
+from app.core.deps import SessionDep, SettingsDep
+from app.core.openapi import ErrorOut
 from app.kit.clock import Now
+from app.kit.pagination import Offset
 from app.models.enums import EnergyLevel, MissionStatus
 from app.planning import missions as service
 from app.planning import triad
@@ -61,7 +63,7 @@ async def list_missions(
         Query(alias="date", description="Missions completed on, or deferred to, this local date"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     items, total = await repository.list_missions(
         session, user.id, goal_id=goal_id, status=status, on_date=on, limit=limit, offset=offset
@@ -71,9 +73,18 @@ async def list_missions(
     )
 
 
-@router.post("", status_code=201, response_model=MissionOut)
-async def create_mission(data: MissionCreate, user: CurrentUser, session: SessionDep) -> Any:
-    return await service.create_mission(session, user, data)
+@router.post(
+    "",
+    status_code=201,
+    response_model=MissionOut,
+    responses={
+        409: {"model": ErrorOut, "description": "MAX_MISSIONS_PER_GOAL reached, or the goal is closed"}
+    },
+)
+async def create_mission(
+    data: MissionCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> Any:
+    return await service.create_mission(session, user, data, settings.max_missions_per_goal)
 
 
 @router.get("/{mission_id}", response_model=MissionDetailOut)

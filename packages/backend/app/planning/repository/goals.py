@@ -26,6 +26,11 @@ async def insert_goal(
     return goal
 
 
+async def count_goals(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Every goal of the user, archived ones included (MAX_GOALS_PER_USER counts these)."""
+    return (await session.execute(select(func.count()).where(Goal.user_id == user_id))).scalar_one()
+
+
 async def get_goal(
     session: AsyncSession, user_id: uuid.UUID, goal_id: uuid.UUID, *, for_update: bool = False
 ) -> Goal | None:

@@ -167,6 +167,16 @@ async def count_pending(session: AsyncSession, user_id: uuid.UUID, goal_id: uuid
     return (await session.execute(query)).scalar_one()
 
 
+async def count_missions(session: AsyncSession, user_id: uuid.UUID, goal_id: uuid.UUID) -> int:
+    """Every mission of the goal, whatever its status (MAX_MISSIONS_PER_GOAL counts these)."""
+    query = (
+        select(func.count())
+        .select_from(Mission)
+        .where(Mission.user_id == user_id, Mission.goal_id == goal_id)
+    )
+    return (await session.execute(query)).scalar_one()
+
+
 async def count_generated(session: AsyncSession, user_id: uuid.UUID, goal_id: uuid.UUID) -> int:
     query = (
         select(func.count())

@@ -8,7 +8,20 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, DateTime, cast, distinct, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    Date,
+    DateTime,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -248,16 +261,23 @@ async def get_snapshot(session: AsyncSession, user_id: uuid.UUID, day: date) -> 
 
 async def users_due(session: AsyncSession, now: datetime, limit: int) -> list[tuple[uuid.UUID, date]]:
     """Users with goals whose local "yesterday" (in their own time zone at ``now``) has no
-    snapshot yet, with that date: the nightly run is due for them."""
+    snapshot yet, with that date: the nightly run is due for them.
+
+    A zone PostgreSQL does not know (a row written around the API, a zone dropped from a newer
+    tz database) would make ``timezone()`` fail the whole query, so the sweep for everyone: such a
+    user's day is computed in UTC instead (as ``app.kit.clock.zone`` does)."""
+    zones = select(literal_column("name").label("name")).select_from(text("pg_timezone_names")).cte("zones")
+    tz = func.coalesce(zones.c.name, "UTC")
     moment = cast(literal(now), DateTime(timezone=True))
-    yesterday = cast(func.timezone(User.timezone, moment), Date) - 1
+    yesterday = cast(func.timezone(tz, moment), Date) - 1
     rows = await session.execute(
         select(User.id, yesterday)
+        .outerjoin(zones, zones.c.name == User.timezone)
         .where(
             # Nightly runs start the day after the user's first goal.
             exists().where(
                 Goal.user_id == User.id,
-                cast(func.timezone(User.timezone, Goal.created_at), Date) <= yesterday,
+                cast(func.timezone(tz, Goal.created_at), Date) <= yesterday,
             ),
             ~exists().where(DailyProgress.user_id == User.id, DailyProgress.local_date == yesterday),
         )

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from app.kit.pagination import Page
 from app.models.enums import EnergyLevel, GoalStatus, GoalType, ProposalSource, ProposalStatus, ValueCategory
@@ -17,6 +18,11 @@ Importance = Annotated[int, Field(ge=1, le=5, strict=True)]
 # Missions a user writes or edits; generated ones are held to 10–30 minutes (app/goals/plans.py).
 Minutes = Annotated[int, Field(ge=5, le=120, strict=True)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[a-z0-9-]+$")]
+
+
+# "May be left out, may not be null" in a PATCH body: ``None`` stays the Python default, and the
+# OpenAPI schema does not offer null (``reject_nulls`` refuses an explicit one).
+Absent = SkipJsonSchema[None]
 
 
 def reject_nulls(model: BaseModel, nullable: set[str]) -> None:
@@ -40,13 +46,13 @@ class GoalCreate(BaseModel):
 class GoalUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
-    description: Description | None = None
-    goal_type: GoalType | None = None
-    value_category: ValueCategory | None = None
+    title: Title | Absent = None
+    description: Description | Absent = None
+    goal_type: GoalType | Absent = None
+    value_category: ValueCategory | Absent = None
     target_date: date | None = None
-    status: GoalStatus | None = None
-    importance: Importance | None = None
+    status: GoalStatus | Absent = None
+    importance: Importance | Absent = None
 
     @model_validator(mode="after")
     def _nulls(self) -> GoalUpdate:
@@ -139,10 +145,10 @@ class MissionEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: Key
-    title: Title | None = None
-    description: Description | None = None
-    estimated_minutes: Minutes | None = None
-    energy_level: EnergyLevel | None = None
+    title: Title | Absent = None
+    description: Description | Absent = None
+    estimated_minutes: Minutes | Absent = None
+    energy_level: EnergyLevel | Absent = None
 
     @model_validator(mode="after")
     def _nulls(self) -> MissionEdit:
@@ -154,8 +160,8 @@ class MilestoneEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: Key
-    title: Title | None = None
-    description: Description | None = None
+    title: Title | Absent = None
+    description: Description | Absent = None
 
     @model_validator(mode="after")
     def _nulls(self) -> MilestoneEdit:

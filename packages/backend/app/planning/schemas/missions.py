@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from app.kit.pagination import Page
 from app.models.enums import EnergyLevel, MissionStatus, Mood, TriadSlot, ValueCategory
 from app.planning.schemas.goals import (
+    Absent,
     Description,
     MilestoneOut,
     Minutes,
@@ -39,15 +40,15 @@ class MissionCreate(BaseModel):
 class MissionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
-    description: Description | None = None
-    estimated_minutes: Minutes | None = None
-    energy_level: EnergyLevel | None = None
-    value_category: ValueCategory | None = None
+    title: Title | Absent = None
+    description: Description | Absent = None
+    estimated_minutes: Minutes | Absent = None
+    energy_level: EnergyLevel | Absent = None
+    value_category: ValueCategory | Absent = None
     milestone_id: uuid.UUID | None = None
     # Only "pending": brings a deferred mission back before its day. Other changes of status have
     # their own endpoints (start, complete, defer, abandon).
-    status: Literal["pending"] | None = None
+    status: Literal["pending"] | Absent = None
 
     @model_validator(mode="after")
     def _nulls(self) -> MissionUpdate:
