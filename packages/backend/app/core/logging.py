@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import sys
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import structlog
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -59,6 +61,70 @@ def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+class _Formatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's formatter, passing through a line already rendered by ``log_request``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        rendered: str | None = getattr(record, "delight_rendered", None)
+        if rendered is not None:
+            return rendered
+        return super().format(record)
+
+
+_json_lines = False
+_access = logging.getLogger("delight.request")
+_access_fallback = structlog.stdlib.get_logger("delight.request")
+
+
+def log_request(method: str, path: str, status: int, duration_ms: float) -> None:
+    """The one access-log line of a request (``event=request``).
+
+    In JSON mode the line is rendered here, in one step (the structlog chain costs ≈ 25 µs per
+    line, more than a whole request of the bare framework); it carries the same fields as every
+    other line (timestamp, level, logger, request_id, user_id) and goes through the same handler.
+    """
+    if not _access.isEnabledFor(logging.INFO):
+        return
+    if not _json_lines:
+        _access_fallback.info("request", method=method, path=path, status=status, duration_ms=duration_ms)
+        return
+    event: dict[str, Any] = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": duration_ms,
+        "event": "request",
+        "level": "info",
+        "logger": "delight.request",
+        "timestamp": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+    }
+    request_id = request_id_var.get()
+    if request_id is not None:
+        event["request_id"] = request_id
+    user_id = user_id_var.get()
+    if user_id is not None:
+        event["user_id"] = user_id
+    line = orjson.dumps(event).decode()
+    record: logging.LogRecord | None = None
+    logger: logging.Logger | None = _access
+    while logger is not None:  # what Logger.callHandlers does, minus a LogRecord per stream
+        for handler in logger.handlers:
+            if type(handler) is logging.StreamHandler and isinstance(handler.formatter, _Formatter):
+                handler.acquire()
+                try:
+                    handler.stream.write(line + "\n")
+                    handler.flush()
+                finally:
+                    handler.release()
+            else:  # anything else (a test's capture, an integration) gets a regular record
+                if record is None:
+                    record = logging.LogRecord("delight.request", logging.INFO, __file__, 0, "request", None, None)
+                    record.delight_rendered = line
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+        logger = logger.parent if logger.propagate else None
+
+
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     """Route stdlib and structlog records through one renderer."""
     shared: list[Any] = [
@@ -79,7 +145,9 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
+    global _json_lines
+    _json_lines = json
+    formatter = _Formatter(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,

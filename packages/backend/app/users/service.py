@@ -7,23 +7,30 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import NotFound
 from app.core.logging import get_logger
 from app.models import User, UserPreferences
 from app.users import repository
 from app.users.data import build_export, export_section, run_erase_hooks
+from app.users.deps import user_changed
 from app.users.schemas import PreferencesOut, PreferencesUpdate, UserOut, UserUpdate
 
 log = get_logger(__name__)
 
 
 async def update_profile(session: AsyncSession, user: User, changes: UserUpdate) -> User:
+    # ``user`` may be the shared, cached instance: change a copy loaded in this session.
+    row = await repository.get_by_id(session, user.id)
+    if row is None:  # erased by a concurrent request
+        raise NotFound("User not found")
     for field, value in changes.model_dump(exclude_unset=True).items():
         if value is None:
             continue  # explicit nulls leave required fields untouched
-        setattr(user, field, value)
+        setattr(row, field, value)
     await session.flush()
-    await session.refresh(user)
-    return user
+    await session.refresh(row)
+    user_changed(session, row.clerk_user_id)
+    return row
 
 
 async def update_preferences(
@@ -71,6 +78,7 @@ async def erase_user(session: AsyncSession, redis: Any, user: User) -> None:
     then the data other domains keep outside PostgreSQL."""
     await repository.delete_user(session, user.id)
     await session.flush()
+    user_changed(session, user.clerk_user_id)
     if redis is not None:
         await run_erase_hooks(redis, user.id, user.clerk_user_id)
     log.info("user_erased", user_id=str(user.id))
