@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, func, literal, select, union_all, update
+from sqlalchemy import Text, and_, exists, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -247,6 +247,14 @@ async def unformed_messages(session: AsyncSession, older_than: datetime, limit: 
 # --- what the companion reads from memories ----------------------------------------------------
 # The memory domain owns the table; these are read-only views over the metadata the companion's
 # own extraction writes (kind, status, restorative).
+
+
+async def has_memories(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Whether the user has any memory recall could return (none: skip embedding the message)."""
+    found = await session.scalar(
+        select(exists().where(Memory.user_id == user_id, Memory.archived_at.is_(None)))
+    )
+    return bool(found)
 
 
 def _open_stressors(user_id: uuid.UUID) -> Any:

@@ -164,12 +164,16 @@ async def read_events(
     while time.monotonic() - started < max_seconds:
         response = await redis.xread({key: last}, count=256, block=block_ms)
         if response:
+            # Everything one read returned goes out as one chunk (one write to the client).
+            events = []
             for raw_id, fields in response[0][1]:
                 last = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
                 data = json.loads(fields[b"data"] if b"data" in fields else fields["data"])
-                yield format_event(last, data)
+                events.append(format_event(last, data))
                 if data.get("type") in TERMINAL:
+                    yield "".join(events)
                     return
+            yield "".join(events)
             last_sent = time.monotonic()
             continue
         if not await redis.exists(lease):

@@ -28,7 +28,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -138,13 +138,36 @@ def content_hash(content: str) -> str:
 # --- embedding --------------------------------------------------------------------------------
 
 
-async def _embed_one(embedder: Embedder, text: str) -> list[float] | None:
+async def _embed_one(
+    embedder: Embedder, text: str, embedded: Mapping[str, list[float] | None] | None = None
+) -> list[float] | None:
+    if embedded is not None and text in embedded:
+        return embedded[text]
     try:
         vectors = await embedder.embed([text])
     except EmbeddingError as exc:
         log.warning("embedding_failed", model=embedder.model_name, error=str(exc))
         return None
     return vectors[0]
+
+
+async def embed_texts(
+    embedder: Embedder, texts: Sequence[str], *, query: bool = False
+) -> dict[str, list[float] | None]:
+    """Embeddings of ``texts`` in one call, keyed as ``remember`` (or, with ``query``,
+    ``recall_for_companion``) looks them up: pass the result as their ``embedded``. This lets a
+    caller embed *before* it opens a transaction, so that no pooled database connection waits on
+    the embedding provider. A failed call maps every text to ``None`` (stored without embedding,
+    filled in later by ``embed_pending_memories``)."""
+    keys = list(dict.fromkeys(t.strip()[:MAX_QUERY_CHARS] if query else t.strip() for t in texts if t.strip()))
+    if not keys:
+        return {}
+    try:
+        vectors: list[list[float] | None] = list(await embedder.embed(keys))
+    except EmbeddingError as exc:
+        log.warning("embedding_failed", model=embedder.model_name, error=str(exc))
+        vectors = [None] * len(keys)
+    return dict(zip(keys, vectors, strict=True))
 
 
 # --- remember ---------------------------------------------------------------------------------
@@ -161,8 +184,12 @@ async def remember(
     metadata: dict[str, Any] | None = None,
     goal_id: uuid.UUID | None = None,
     conversation_id: uuid.UUID | None = None,
+    embedded: Mapping[str, list[float] | None] | None = None,
 ) -> RememberResult:
-    """Store a memory, or refresh the exact/near duplicate the user already has in that tier."""
+    """Store a memory, or refresh the exact/near duplicate the user already has in that tier.
+
+    ``embedded`` (from ``embed_texts``): the content's embedding computed beforehand, so that the
+    caller's transaction does not wait on the embedding provider."""
     memory_tier = parse_tier(tier)
     text = clean_content(content)
     meta = _check_metadata(metadata)
@@ -175,7 +202,7 @@ async def remember(
         await repository.refresh(session, existing, now, meta)
         return RememberResult(existing, created=False)
 
-    vector = await _embed_one(embedder, text)
+    vector = await _embed_one(embedder, text, embedded)
     tuning = tuning_of(embedder)
     if vector is not None:
         for near in await _nearest(
@@ -437,16 +464,22 @@ def is_about_goals(message: str) -> bool:
 
 
 async def recall_for_companion(
-    session: AsyncSession, embedder: Embedder, *, user_id: uuid.UUID, message: str
+    session: AsyncSession,
+    embedder: Embedder,
+    *,
+    user_id: uuid.UUID,
+    message: str,
+    embedded: Mapping[str, list[float] | None] | None = None,
 ) -> list[RecalledMemory]:
     """Context for one companion turn: personal memories always (top 5), project memories when the
     message is about goals or plans (top 5), and task memories for recent context (top 3: the best
-    matches, filled up with the most recently used). Personal first, then project, then task."""
+    matches, filled up with the most recently used). Personal first, then project, then task.
+    ``embedded``: the message's embedding computed beforehand (``embed_texts(..., query=True)``)."""
     text = message.strip()[:MAX_QUERY_CHARS]
     if not text:
         return []
     now = datetime.now(UTC)
-    vector = await _embed_one(embedder, text)
+    vector = await _embed_one(embedder, text, embedded)
     tiers = [MemoryTier.personal, MemoryTier.task]
     if is_about_goals(text):
         tiers.insert(1, MemoryTier.project)
