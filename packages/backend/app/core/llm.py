@@ -196,12 +196,15 @@ class ChatStream:
             await asyncio.sleep(retry_after if retry_after is not None else _backoff(attempt))
 
     async def _read(self, response: httpx.Response) -> AsyncIterator[str]:
+        done = False
         async for line in response.aiter_lines():
-            if not line.startswith("data:"):
+            # After [DONE] the body is read to its end, so the connection goes back to the pool.
+            if done or not line.startswith("data:"):
                 continue
             data = line[5:].strip()
             if data == "[DONE]":
-                return
+                done = True
+                continue
             chunk = orjson.loads(data)
             usage = chunk.get("usage")
             if usage:
