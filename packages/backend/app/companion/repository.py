@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, exists, func, literal, select, union_all, update
+from sqlalchemy import Integer, Text, and_, exists, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -185,6 +186,93 @@ async def finish_reply(
     return result.scalar_one_or_none() is not None
 
 
+async def finish_turn(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    reply_id: uuid.UUID,
+    user_message_id: uuid.UUID,
+    content: str,
+    status: str,
+    meta: dict[str, Any],
+    user_meta: dict[str, Any],
+    emotional_state: dict[str, Any],
+    usage: Sequence[dict[str, Any]],
+) -> bool:
+    """Everything a finished turn writes, in ONE statement (data-modifying CTEs): the reply's
+    outcome, the user message's metadata, the emotional state, the model usage and the
+    conversation's time. One statement is atomic on its own, so it needs no BEGIN/COMMIT round
+    trips. Nothing is written unless the reply was still unfinished (False: finished elsewhere, by
+    the sweeper, or erased)."""
+    reply = (
+        update(Message)
+        .where(Message.id == reply_id, Message.status.in_(IN_FLIGHT))
+        .values(content=content, status=status, meta=Message.meta.op("||")(literal(meta, JSONB)))
+        .returning(Message.id)
+        .cte("reply")
+    )
+    done = exists(select(reply.c.id))
+    user_message = (
+        update(Message)
+        .where(Message.id == user_message_id, done)
+        .values(meta=Message.meta.op("||")(literal(user_meta, JSONB)))
+        .returning(Message.id)
+        .cte("user_message")
+    )
+    state_columns = ["user_id", *emotional_state]
+    state_row = select(
+        *(
+            literal(value, EmotionalState.__table__.c[name].type)
+            for name, value in {"user_id": user_id, **emotional_state}.items()
+        )
+    ).where(done)
+    state_insert = insert(EmotionalState).from_select(state_columns, state_row)
+    state = (
+        state_insert.on_conflict_do_update(
+            index_elements=[EmotionalState.user_id],
+            set_={**{name: state_insert.excluded[name] for name in emotional_state}, "updated_at": func.now()},
+        )
+        .returning(EmotionalState.user_id)
+        .cte("state")
+    )
+    ctes = [reply, user_message, state]
+    if usage:
+        columns = ["user_id", "conversation_id", "message_id", *usage[0]]
+        table = ModelUsage.__table__.c
+        rows = [
+            select(
+                *(
+                    literal(value, table[name].type)
+                    for name, value in {
+                        "user_id": user_id,
+                        "conversation_id": conversation_id,
+                        "message_id": reply_id,
+                        **row,
+                    }.items()
+                )
+            ).where(done)
+            for row in usage
+        ]
+        ctes.append(
+            insert(ModelUsage)
+            .from_select(columns, union_all(*rows) if len(rows) > 1 else rows[0])
+            .returning(ModelUsage.id)
+            .cte("usage")
+        )
+    ctes.append(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, done)
+        .values(last_message_at=func.clock_timestamp(), updated_at=func.clock_timestamp())
+        .returning(Conversation.id)
+        .cte("conversation")
+    )
+    # PostgreSQL runs every data-modifying CTE; SQLAlchemy renders only those the query names.
+    counts = [select(func.count()).select_from(cte).scalar_subquery() for cte in ctes]
+    finished = (await session.execute(select(*counts))).one()
+    return bool(finished[0])
+
+
 async def update_user_message_meta(
     session: AsyncSession, message_id: uuid.UUID, meta: dict[str, Any]
 ) -> None:
@@ -249,14 +337,6 @@ async def unformed_messages(session: AsyncSession, older_than: datetime, limit: 
 # own extraction writes (kind, status, restorative).
 
 
-async def has_memories(session: AsyncSession, user_id: uuid.UUID) -> bool:
-    """Whether the user has any memory recall could return (none: skip embedding the message)."""
-    found = await session.scalar(
-        select(exists().where(Memory.user_id == user_id, Memory.archived_at.is_(None)))
-    )
-    return bool(found)
-
-
 def _open_stressors(user_id: uuid.UUID) -> Any:
     return and_(
         Memory.user_id == user_id,
@@ -286,10 +366,19 @@ def _goals(user_id: uuid.UUID) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class MemoryContext:
+    open_stressors: int
+    goals: list[str]
+    restorative: list[str]
+    any_memories: bool  # whether recall could find anything (none: no need to embed the message)
+
+
 async def memory_context(
     session: AsyncSession, user_id: uuid.UUID, goals: int = 3, restorative: int = 5
-) -> tuple[int, list[str], list[str]]:
-    """In one round trip: the open stressors count, recent goals/plans, liked restorative activities."""
+) -> MemoryContext:
+    """In one round trip: the open stressors count, recent goals/plans, liked restorative
+    activities, and whether the user has any memory at all."""
     goal_rows = (
         select(Memory.content, func.row_number().over(order_by=Memory.accessed_at.desc()).label("n"))
         .where(_goals(user_id))
@@ -317,16 +406,23 @@ async def memory_context(
         .where(_open_stressors(user_id)),
         select(literal("goal"), goal_rows.c.content, goal_rows.c.n),
         select(literal("restorative"), rest_rows.c.content, rest_rows.c.n),
+        select(
+            literal("any"),
+            literal(None, Text),
+            exists().where(Memory.user_id == user_id, Memory.archived_at.is_(None)).cast(Integer),
+        ),
     )
-    stressors, found_goals, found_rest = 0, [], []
+    stressors, found_goals, found_rest, anything = 0, [], [], False
     for kind, content, n in sorted((await session.execute(query)).all(), key=lambda row: (row[0], row[2])):
         if kind == "stressors":
             stressors = int(n)
+        elif kind == "any":
+            anything = bool(n)
         elif kind == "goal":
             found_goals.append(content)
         else:
             found_rest.append(content)
-    return stressors, found_goals, found_rest
+    return MemoryContext(stressors, found_goals, found_rest, anything)
 
 
 # --- emotional state and usage -----------------------------------------------------------------

@@ -200,8 +200,13 @@ async def recall_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[s
     stressors, goals, restorative, anything = 0, list[str](), list[str](), True
     try:
         async with deps.db_slots, deps.reads() as session:
-            stressors, goals, restorative = await repository.memory_context(session, user_id)
-            anything = await repository.has_memories(session, user_id)
+            found = await repository.memory_context(session, user_id)
+        stressors, goals, restorative, anything = (
+            found.open_stressors,
+            found.goals,
+            found.restorative,
+            found.any_memories,
+        )
     except Exception as exc:  # noqa: BLE001 - the conversation continues without them
         log.warning("memory_context_failed", error=type(exc).__name__)
         failed = True
@@ -342,41 +347,29 @@ async def store_memory(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
     }
     if failed:
         meta["error"] = REPLY_FAILED
-    async with deps.db_slots, transaction(deps.sessions, deps.jobs) as session:
-        stored = await repository.finish_reply(
+    # One statement, atomic by itself: no transaction round trips (read_sessions autocommit).
+    async with deps.db_slots, transaction(deps.read_sessions or deps.sessions, deps.jobs) as session:
+        stored = await repository.finish_turn(
             session,
-            state["reply_id"],
+            user_id=state["user_id"],
+            conversation_id=state["conversation_id"],
+            reply_id=state["reply_id"],
+            user_message_id=state["user_message_id"],
             content=state.get("reply", ""),
             status=MessageStatus.failed if failed else MessageStatus.complete,
             meta=meta,
+            user_meta={"emotion": emotion.as_dict()},
+            emotional_state={
+                "emotion": emotion.emotion,
+                "intensity": emotion.intensity,
+                "energy": emotion.energy,
+                "source": emotion.source,
+                "message_id": state["user_message_id"],
+            },
+            usage=state.get("usage", []),
         )
         if not stored:  # finished elsewhere (the sweeper) or the user was erased meanwhile
             return {"stored": False}
-        await repository.update_user_message_meta(
-            session, state["user_message_id"], {"emotion": emotion.as_dict()}
-        )
-        await repository.save_emotional_state(
-            session,
-            state["user_id"],
-            emotion=emotion.emotion,
-            intensity=emotion.intensity,
-            energy=emotion.energy,
-            source=emotion.source,
-            message_id=state["user_message_id"],
-        )
-        await repository.add_usage(
-            session,
-            [
-                {
-                    **row,
-                    "user_id": state["user_id"],
-                    "conversation_id": state["conversation_id"],
-                    "message_id": state["reply_id"],
-                }
-                for row in state.get("usage", [])
-            ],
-        )
-        await repository.touch_conversation(session, state["conversation_id"])
         # The exchange becomes a task memory and the user's facts are extracted, in the worker.
         companion_form_memories.defer(
             session, str(state["user_message_id"]), job_id=form_job_id(state["user_message_id"])
