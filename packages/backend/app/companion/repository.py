@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Text, and_, exists, func, literal, select, union_all, update
+from sqlalchemy import Integer, Text, and_, bindparam, exists, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -205,72 +206,97 @@ async def finish_turn(
     conversation's time. One statement is atomic on its own, so it needs no BEGIN/COMMIT round
     trips. Nothing is written unless the reply was still unfinished (False: finished elsewhere, by
     the sweeper, or erased)."""
+    usage_keys = tuple(usage[0]) if usage else ()
+    statement = _finish_turn_statement(tuple(emotional_state), usage_keys, len(usage))
+    # Parameter names must not be column names: SQLAlchemy would add those to the UPDATEs' SET.
+    params: dict[str, Any] = {
+        "p_user": user_id,
+        "p_conversation": conversation_id,
+        "p_reply": reply_id,
+        "p_user_message": user_message_id,
+        "p_content": content,
+        "p_status": status,
+        "p_meta": meta,
+        "p_user_meta": user_meta,
+        **{f"p_state_{name}": value for name, value in emotional_state.items()},
+    }
+    for index, row in enumerate(usage):
+        params.update({f"p_usage{index}_{name}": value for name, value in row.items()})
+    finished = (await session.execute(statement, params)).one()
+    return bool(finished[0])
+
+
+@functools.cache
+def _finish_turn_statement(state_keys: tuple[str, ...], usage_keys: tuple[str, ...], usage_rows: int) -> Any:
+    """``finish_turn``'s statement, built once per shape (building it per turn cost ≈ 1 ms of CPU).
+    Core tables, not ORM entities: the ORM adds nothing here and would re-process the statement."""
+    messages, states = Message.__table__, EmotionalState.__table__
+    usages, conversations = ModelUsage.__table__, Conversation.__table__
+
+    def param(name: str, column: Any) -> Any:
+        return bindparam(name, type_=column.type)
+
     reply = (
-        update(Message)
-        .where(Message.id == reply_id, Message.status.in_(IN_FLIGHT))
-        .values(content=content, status=status, meta=Message.meta.op("||")(literal(meta, JSONB)))
-        .returning(Message.id)
+        update(messages)
+        .where(messages.c.id == param("p_reply", messages.c.id), messages.c.status.in_(IN_FLIGHT))
+        .values(
+            content=param("p_content", messages.c.content),
+            status=param("p_status", messages.c.status),
+            metadata=messages.c.metadata.op("||")(bindparam("p_meta", type_=JSONB)),
+            updated_at=func.now(),
+        )
+        .returning(messages.c.id)
         .cte("reply")
     )
     done = exists(select(reply.c.id))
     user_message = (
-        update(Message)
-        .where(Message.id == user_message_id, done)
-        .values(meta=Message.meta.op("||")(literal(user_meta, JSONB)))
-        .returning(Message.id)
+        update(messages)
+        .where(messages.c.id == param("p_user_message", messages.c.id), done)
+        .values(metadata=messages.c.metadata.op("||")(bindparam("p_user_meta", type_=JSONB)), updated_at=func.now())
+        .returning(messages.c.id)
         .cte("user_message")
     )
-    state_columns = ["user_id", *emotional_state]
     state_row = select(
-        *(
-            literal(value, EmotionalState.__table__.c[name].type)
-            for name, value in {"user_id": user_id, **emotional_state}.items()
-        )
+        param("p_user", states.c.user_id), *(param(f"p_state_{name}", states.c[name]) for name in state_keys)
     ).where(done)
-    state_insert = insert(EmotionalState).from_select(state_columns, state_row)
+    state_insert = insert(states).from_select(["user_id", *state_keys], state_row)
     state = (
         state_insert.on_conflict_do_update(
-            index_elements=[EmotionalState.user_id],
-            set_={**{name: state_insert.excluded[name] for name in emotional_state}, "updated_at": func.now()},
+            index_elements=[states.c.user_id],
+            set_={**{name: state_insert.excluded[name] for name in state_keys}, "updated_at": func.now()},
         )
-        .returning(EmotionalState.user_id)
+        .returning(states.c.user_id)
         .cte("state")
     )
     ctes = [reply, user_message, state]
-    if usage:
-        columns = ["user_id", "conversation_id", "message_id", *usage[0]]
-        table = ModelUsage.__table__.c
+    if usage_rows:
         rows = [
             select(
-                *(
-                    literal(value, table[name].type)
-                    for name, value in {
-                        "user_id": user_id,
-                        "conversation_id": conversation_id,
-                        "message_id": reply_id,
-                        **row,
-                    }.items()
-                )
+                param("p_user", usages.c.user_id),
+                param("p_conversation", usages.c.conversation_id),
+                param("p_reply", usages.c.message_id),
+                *(param(f"p_usage{index}_{name}", usages.c[name]) for name in usage_keys),
             ).where(done)
-            for row in usage
+            for index in range(usage_rows)
         ]
         ctes.append(
-            insert(ModelUsage)
-            .from_select(columns, union_all(*rows) if len(rows) > 1 else rows[0])
-            .returning(ModelUsage.id)
+            insert(usages)
+            .from_select(
+                ["user_id", "conversation_id", "message_id", *usage_keys],
+                union_all(*rows) if len(rows) > 1 else rows[0],
+            )
+            .returning(usages.c.id)
             .cte("usage")
         )
     ctes.append(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, done)
+        update(conversations)
+        .where(conversations.c.id == param("p_conversation", conversations.c.id), done)
         .values(last_message_at=func.clock_timestamp(), updated_at=func.clock_timestamp())
-        .returning(Conversation.id)
+        .returning(conversations.c.id)
         .cte("conversation")
     )
     # PostgreSQL runs every data-modifying CTE; SQLAlchemy renders only those the query names.
-    counts = [select(func.count()).select_from(cte).scalar_subquery() for cte in ctes]
-    finished = (await session.execute(select(*counts))).one()
-    return bool(finished[0])
+    return select(*(select(func.count()).select_from(cte).scalar_subquery() for cte in ctes))
 
 
 async def update_user_message_meta(
@@ -337,7 +363,7 @@ async def unformed_messages(session: AsyncSession, older_than: datetime, limit: 
 # own extraction writes (kind, status, restorative).
 
 
-def _open_stressors(user_id: uuid.UUID) -> Any:
+def _open_stressors(user_id: Any) -> Any:
     return and_(
         Memory.user_id == user_id,
         Memory.tier == MemoryTier.personal,
@@ -347,7 +373,7 @@ def _open_stressors(user_id: uuid.UUID) -> Any:
     )
 
 
-def _restorative(user_id: uuid.UUID) -> Any:
+def _restorative(user_id: Any) -> Any:
     return and_(
         Memory.user_id == user_id,
         Memory.tier == MemoryTier.personal,
@@ -357,7 +383,7 @@ def _restorative(user_id: uuid.UUID) -> Any:
     )
 
 
-def _goals(user_id: uuid.UUID) -> Any:
+def _goals(user_id: Any) -> Any:
     return and_(
         Memory.user_id == user_id,
         Memory.tier == MemoryTier.project,
@@ -379,6 +405,25 @@ async def memory_context(
 ) -> MemoryContext:
     """In one round trip: the open stressors count, recent goals/plans, liked restorative
     activities, and whether the user has any memory at all."""
+    query = _memory_context_query(goals, restorative)
+    rows = (await session.execute(query, {"user_id": user_id})).all()
+    stressors, found_goals, found_rest, anything = 0, [], [], False
+    for kind, content, n in sorted(rows, key=lambda row: (row[0], row[2])):
+        if kind == "stressors":
+            stressors = int(n)
+        elif kind == "any":
+            anything = bool(n)
+        elif kind == "goal":
+            found_goals.append(content)
+        else:
+            found_rest.append(content)
+    return MemoryContext(stressors, found_goals, found_rest, anything)
+
+
+@functools.cache
+def _memory_context_query(goals: int, restorative: int) -> Any:
+    # Built once (with the user as a parameter): building it per turn cost ≈ 1 ms of CPU.
+    user_id = bindparam("user_id", type_=Memory.__table__.c.user_id.type)
     goal_rows = (
         select(Memory.content, func.row_number().over(order_by=Memory.accessed_at.desc()).label("n"))
         .where(_goals(user_id))
@@ -398,7 +443,7 @@ async def memory_context(
         .limit(restorative)
         .subquery()
     )
-    query = union_all(
+    return union_all(
         select(
             literal("stressors").label("kind"), literal(None, Text).label("content"), func.count().label("n")
         )
@@ -412,17 +457,6 @@ async def memory_context(
             exists().where(Memory.user_id == user_id, Memory.archived_at.is_(None)).cast(Integer),
         ),
     )
-    stressors, found_goals, found_rest, anything = 0, [], [], False
-    for kind, content, n in sorted((await session.execute(query)).all(), key=lambda row: (row[0], row[2])):
-        if kind == "stressors":
-            stressors = int(n)
-        elif kind == "any":
-            anything = bool(n)
-        elif kind == "goal":
-            found_goals.append(content)
-        else:
-            found_rest.append(content)
-    return MemoryContext(stressors, found_goals, found_rest, anything)
 
 
 # --- emotional state and usage -----------------------------------------------------------------
