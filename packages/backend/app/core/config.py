@@ -65,8 +65,9 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=10, ge=0)
     database_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # Per process: connections in the Redis client pool (commands wait up to the socket timeout
-    # for a free one), plus one for cache invalidation.
-    redis_max_connections: int = Field(default=64, ge=4)
+    # for a free one), plus one for cache invalidation. Each open SSE stream uses one while it
+    # waits for events, so this bounds the streams a process serves at once.
+    redis_max_connections: int = Field(default=200, ge=4)
     # Verified Clerk sub → user, per process; invalidated across processes through Redis.
     user_cache_ttl_seconds: float = Field(default=30.0, ge=0, le=3600)  # 0 turns the cache off
     user_cache_max_entries: int = Field(default=10_000, ge=1)

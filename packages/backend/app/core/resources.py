@@ -160,5 +160,6 @@ def create_resources(settings: Settings, *, embedder: Embedder) -> Resources:
         chat=ChatModels(settings),
         user_cache=user_cache,
         verified_tokens=VerifiedTokens(leeway=settings.clerk_jwt_leeway_seconds),
-        db_slots=asyncio.Semaphore(max(2, settings.database_pool_size // 2)),
+        # Half of what the pool may open: replies get plenty, requests always find a connection.
+        db_slots=asyncio.Semaphore(max(2, (settings.database_pool_size + settings.database_max_overflow) // 2)),
     )
