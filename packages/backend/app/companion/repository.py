@@ -327,17 +327,20 @@ async def lock_user_formation(session: AsyncSession, user_id: uuid.UUID) -> None
     await advisory_xact_lock(session, f"companion-form:{user_id}")
 
 
-async def next_unformed(session: AsyncSession, user_id: uuid.UUID) -> tuple[Message, Message | None] | None:
-    """The user's oldest user message whose memories are not formed yet, with its reply."""
+async def next_unformed(
+    session: AsyncSession, user_id: uuid.UUID, *, lock: bool = True
+) -> tuple[Message, Message | None] | None:
+    """The user's oldest user message whose memories are not formed yet, with its reply (the
+    message row locked FOR UPDATE unless ``lock`` is False)."""
     reply = aliased(Message)
-    result = await session.execute(
+    query = (
         select(Message, reply)
         .outerjoin(reply, reply.reply_to_id == Message.id)
         .where(Message.user_id == user_id, Message.role == "user", Message.memories_formed_at.is_(None))
         .order_by(Message.seq)
         .limit(1)
-        .with_for_update(of=Message)
     )
+    result = await session.execute(query.with_for_update(of=Message) if lock else query)
     row = result.first()
     return (row[0], row[1]) if row else None
 

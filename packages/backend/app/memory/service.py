@@ -196,6 +196,11 @@ async def remember(
     source = _check_source(source)
     digest = content_hash(text)
     now = datetime.now(UTC)
+    if embedded is None and not session.in_transaction():
+        # Embedded before the first statement: the session takes its connection from the pool
+        # only then, so no connection waits on the embedding provider (an exact duplicate, found
+        # below, wastes this call). Callers already in a transaction pass ``embedded``.
+        embedded = {text: await _embed_one(embedder, text)}
 
     existing = await repository.get_by_hash(session, user_id, memory_tier, digest)
     if existing is not None:
@@ -545,6 +550,11 @@ async def update_memory(
     changes: dict[str, Any],
 ) -> Memory:
     """Apply a partial update (content, tier, metadata, goal_id); new content is re-embedded."""
+    # Embedded before the first statement when there is none yet (see ``remember``).
+    given = clean_content(changes["content"]) if changes.get("content") is not None else None
+    embedded = None
+    if given is not None and not session.in_transaction():
+        embedded = {given: await _embed_one(embedder, given)}
     memory = await get_memory(session, user_id=user_id, memory_id=memory_id)
     tier = parse_tier(changes["tier"]) if changes.get("tier") is not None else memory.tier
     content = clean_content(changes["content"]) if changes.get("content") is not None else memory.content
@@ -554,7 +564,7 @@ async def update_memory(
         if clash is not None and clash.id != memory.id:
             raise Conflict("An identical memory already exists in that tier", details={"id": str(clash.id)})
     if content != memory.content:
-        vector = await _embed_one(embedder, content)
+        vector = await _embed_one(embedder, content, embedded)
         memory.embedding = vector
         memory.embedding_model = embedder.model_name if vector is not None else None
         if vector is None:
