@@ -44,4 +44,3 @@ def add_api_routes(app: FastAPI, prefix: str = PREFIX) -> None:
                 raise TypeError(f"unexpected route {route!r} in {router.prefix}")
             options = {name: getattr(route, name) for name in _OPTIONS}
             app.router.add_api_route(prefix + route.path, route.endpoint, **options)
-

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, Text, and_, bindparam, exists, func, literal, select, union_all, update
+from sqlalchemy import Integer, Table, Text, and_, bindparam, exists, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -230,8 +230,8 @@ async def finish_turn(
 def _finish_turn_statement(state_keys: tuple[str, ...], usage_keys: tuple[str, ...], usage_rows: int) -> Any:
     """``finish_turn``'s statement, built once per shape (building it per turn cost ≈ 1 ms of CPU).
     Core tables, not ORM entities: the ORM adds nothing here and would re-process the statement."""
-    messages, states = Message.__table__, EmotionalState.__table__
-    usages, conversations = ModelUsage.__table__, Conversation.__table__
+    messages, states = cast(Table, Message.__table__), cast(Table, EmotionalState.__table__)
+    usages, conversations = cast(Table, ModelUsage.__table__), cast(Table, Conversation.__table__)
 
     def param(name: str, column: Any) -> Any:
         return bindparam(name, type_=column.type)
@@ -252,7 +252,10 @@ def _finish_turn_statement(state_keys: tuple[str, ...], usage_keys: tuple[str, .
     user_message = (
         update(messages)
         .where(messages.c.id == param("p_user_message", messages.c.id), done)
-        .values(metadata=messages.c.metadata.op("||")(bindparam("p_user_meta", type_=JSONB)), updated_at=func.now())
+        .values(
+            metadata=messages.c.metadata.op("||")(bindparam("p_user_meta", type_=JSONB)),
+            updated_at=func.now(),
+        )
         .returning(messages.c.id)
         .cte("user_message")
     )

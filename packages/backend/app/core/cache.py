@@ -41,9 +41,7 @@ def invalidate_after_commit(session: AsyncSession, cache: str, key: str) -> None
 
 
 class CoherentCache(Generic[V]):
-    def __init__(
-        self, name: str, redis: Redis | None, *, ttl_seconds: float, max_entries: int
-    ) -> None:
+    def __init__(self, name: str, redis: Redis | None, *, ttl_seconds: float, max_entries: int) -> None:
         self.name = name
         self.channel = f"delight:cache:{name}"
         self._redis = redis
@@ -218,4 +216,4 @@ class CoherentCache(Generic[V]):
             self._trusted = False
             self._pubsub = None
             with contextlib.suppress(Exception):
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]

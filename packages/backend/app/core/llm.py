@@ -234,7 +234,7 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _backoff(attempt: int) -> float:
-    return min(0.5 * 2 ** (attempt - 1), 8.0) * (1 - 0.25 * random.random())  # noqa: S311 - jitter
+    return float(min(0.5 * 2.0 ** (attempt - 1), 8.0) * (1 - 0.25 * random.random()))  # noqa: S311 - jitter
 
 
 class _UsageMetrics(AsyncCallbackHandler):

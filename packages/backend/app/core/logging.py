@@ -116,7 +116,9 @@ def log_request(method: str, path: str, status: int, duration_ms: float) -> None
                 _write(handler, line)
             else:  # anything else (a test's capture, an integration) gets a regular record
                 if record is None:
-                    record = logging.LogRecord("delight.request", logging.INFO, __file__, 0, "request", None, None)
+                    record = logging.LogRecord(
+                        "delight.request", logging.INFO, __file__, 0, "request", None, None
+                    )
                     record.delight_rendered = line[:-1].decode()
                 if record.levelno >= handler.level:
                     handler.handle(record)

@@ -132,7 +132,9 @@ JOB_DURATION = Histogram(
 
 # --- language models ------------------------------------------------------------------------------
 
-MODEL_CALLS = Counter("delight_model_calls", "Language-model calls by model and outcome", ["model", "outcome"])
+MODEL_CALLS = Counter(
+    "delight_model_calls", "Language-model calls by model and outcome", ["model", "outcome"]
+)
 MODEL_TOKENS = Counter("delight_model_tokens", "Language-model tokens by model and kind", ["model", "kind"])
 MODEL_COST = Counter(
     "delight_model_cost_usd",

@@ -103,7 +103,9 @@ def create_redis(settings: Settings) -> ArqRedis | None:
         health_check_interval=30,
     )
     pool.connection_class = _metered(pool.connection_class)
-    return ArqRedis.from_pool(pool)  # type: ignore[no-any-return]
+    client = ArqRedis(connection_pool=pool)
+    client.auto_close_connection_pool = True  # closed with the client
+    return client
 
 
 def _metered(base: type[AbstractConnection]) -> type[AbstractConnection]:
@@ -161,5 +163,7 @@ def create_resources(settings: Settings, *, embedder: Embedder) -> Resources:
         user_cache=user_cache,
         verified_tokens=VerifiedTokens(leeway=settings.clerk_jwt_leeway_seconds),
         # Half of what the pool may open: replies get plenty, requests always find a connection.
-        db_slots=asyncio.Semaphore(max(2, (settings.database_pool_size + settings.database_max_overflow) // 2)),
+        db_slots=asyncio.Semaphore(
+            max(2, (settings.database_pool_size + settings.database_max_overflow) // 2)
+        ),
     )

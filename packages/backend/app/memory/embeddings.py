@@ -294,5 +294,7 @@ def create_embedder(settings: Settings) -> LocalEmbedder | OpenAIEmbedder:
             tuning=tuning_for(settings),
         )
     return LocalEmbedder(
-        batch_size=settings.embedding_batch_size, threads=settings.embedding_threads, tuning=tuning_for(settings)
+        batch_size=settings.embedding_batch_size,
+        threads=settings.embedding_threads,
+        tuning=tuning_for(settings),
     )

@@ -159,7 +159,9 @@ async def embed_texts(
     caller embed *before* it opens a transaction, so that no pooled database connection waits on
     the embedding provider. A failed call maps every text to ``None`` (stored without embedding,
     filled in later by ``embed_pending_memories``)."""
-    keys = list(dict.fromkeys(t.strip()[:MAX_QUERY_CHARS] if query else t.strip() for t in texts if t.strip()))
+    keys = list(
+        dict.fromkeys(t.strip()[:MAX_QUERY_CHARS] if query else t.strip() for t in texts if t.strip())
+    )
     if not keys:
         return {}
     try:

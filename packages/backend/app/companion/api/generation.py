@@ -97,7 +97,7 @@ async def run_reply(resources: Resources, job: ReplyJob) -> None:
             "message": job.message,
         }
         if job.timezone is not None:
-            state.update(timezone=job.timezone, display_name=job.display_name)
+            state["timezone"], state["display_name"] = job.timezone, job.display_name
         async with asyncio.timeout(resources.settings.companion_reply_timeout_seconds):
             final = await TURN_GRAPH.ainvoke(state, context=deps_for(resources, writer))
         if not final.get("stored"):

@@ -42,8 +42,8 @@ from app.companion.reply.rules import MemoryNote, TurnContext, analyse
 from app.companion.stream import REPLY_FAILED, StreamWriter
 from app.core.config import Settings
 from app.core.embedding import Embedder
-from app.core.llm import ChatClient
 from app.core.jobs import transaction
+from app.core.llm import ChatClient
 from app.core.logging import get_logger
 from app.models import User
 from app.models.enums import MessageStatus
@@ -156,6 +156,7 @@ async def receive_input(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[st
 
     async def load() -> dict[str, Any]:
         async with deps.db_slots, deps.reads() as session:
+            timezone: str | None
             if "timezone" in state:  # the request's user: no need to read it again
                 timezone, display_name = state["timezone"], state.get("display_name")
             else:
