@@ -94,21 +94,24 @@ def is_unavailable(error: BaseException) -> bool:
     if isinstance(error, exc.DBAPIError):
         if error.connection_invalidated:
             return True
-        name = type(error.orig).__name__ if error.orig is not None else ""
-        return name in _UNAVAILABLE_DRIVER_ERRORS or isinstance(error.orig, OSError)
-    return isinstance(error, OSError | TimeoutError)
+        # SQLAlchemy's asyncpg layer wraps the driver's error; look at both.
+        return any(_driver_unavailable(cause) for cause in (error.orig, getattr(error.orig, "__cause__", None)))
+    return isinstance(error, OSError | TimeoutError)  # e.g. a refused connection, not wrapped
 
 
-# asyncpg's errors when the server is gone or going away (shutdown, restart, too many clients).
-_UNAVAILABLE_DRIVER_ERRORS = frozenset(
-    {
-        "ConnectionDoesNotExistError",
-        "ConnectionFailureError",
-        "AdminShutdownError",
-        "CrashShutdownError",
-        "CannotConnectNowError",
-        "TooManyConnectionsError",
-        "InterfaceError",
-        "ConnectionRefusedError",
-    }
-)
+def _driver_unavailable(error: BaseException | None) -> bool:
+    if error is None:
+        return False
+    if isinstance(error, OSError | TimeoutError):
+        return True
+    code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if isinstance(code, str) and (code.startswith("08") or code in _UNAVAILABLE_SQLSTATES):
+        return True
+    return type(error).__name__ in _UNAVAILABLE_DRIVER_ERRORS
+
+
+# SQLSTATEs of a server going away or refusing connections: admin/crash shutdown, starting up or
+# shutting down, too many connections (class 08, connection exceptions, is matched as a whole).
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+# asyncpg's own errors for a connection that is gone.
+_UNAVAILABLE_DRIVER_ERRORS = frozenset({"ConnectionDoesNotExistError", "ConnectionFailureError"})
