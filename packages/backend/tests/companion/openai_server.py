@@ -27,6 +27,7 @@ class Script:
     fail_first: int = 0  # answer 500 to this many requests first, then follow ``mode``
     prompt_tokens: int = 42
     chat_mode_only: bool = True  # failure modes apply to the reply stream, not the JSON calls
+    json_delay: float = 0.0  # seconds before answering a JSON call (emotion, extraction)
 
 
 @dataclass
@@ -90,6 +91,8 @@ class OpenAIServer(LocalServer):
         self._stream(handler, body, script.reply, mode)
 
     def _complete(self, handler: Any, body: dict[str, Any], content: str) -> None:
+        if self.script.json_delay:
+            self._stop.wait(self.script.json_delay)
         usage = {
             "prompt_tokens": self.script.prompt_tokens,
             "completion_tokens": 9,

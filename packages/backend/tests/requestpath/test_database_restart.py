@@ -39,7 +39,9 @@ class RestartablePostgres:
 
         server = self._server
         pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
-        server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)  # stop the new one at the end
+        server._postmaster_info = PostmasterInfo.read_from_pgdata(
+            server.pgdata
+        )  # stop the new one at the end
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):

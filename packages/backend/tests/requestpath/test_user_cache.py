@@ -61,9 +61,10 @@ async def test_a_cached_user_is_served_without_the_database(
     async with client_for(app) as http:
         first = (await http.get(ME, headers=headers)).json()  # provisioned, then cached
         # Changed behind the service's back: a cached read does not see it (no database read).
-        await db.execute(text("UPDATE users SET display_name = 'Behind its back' WHERE clerk_user_id = :s"), {
-            "s": "user_cached"
-        })
+        await db.execute(
+            text("UPDATE users SET display_name = 'Behind its back' WHERE clerk_user_id = :s"),
+            {"s": "user_cached"},
+        )
         await db.commit()
         hits = lookups("hit")
         cached = (await http.get(ME, headers=headers)).json()
@@ -121,7 +122,9 @@ async def test_without_redis_every_read_goes_to_the_database(
     headers = auth_headers("user_no_redis")
     async with client_for(app) as http:
         await http.get(ME, headers=headers)
-        await db.execute(text("UPDATE users SET display_name = 'Fresh' WHERE clerk_user_id = 'user_no_redis'"))
+        await db.execute(
+            text("UPDATE users SET display_name = 'Fresh' WHERE clerk_user_id = 'user_no_redis'")
+        )
         await db.commit()
         bypassed = lookups("bypass")
         assert (await http.get(ME, headers=headers)).json()["display_name"] == "Fresh"
