@@ -59,6 +59,18 @@ def format_event(event_id: str, data: dict[str, Any]) -> str:
 KEEPALIVE = ": keep-alive\n\n"
 
 
+# Appends each ARGV[2..] as its own event (the stream stays bounded by MAX_EVENTS), and sets the
+# buffer's expiry when ARGV[1] > 0.
+_APPEND = f"""
+for i = 2, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', {MAX_EVENTS}, '*', 'data', ARGV[i])
+end
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+return #ARGV - 1
+"""
+
+
 class StreamWriter:
     """Appends a reply's events to its Redis stream.
 
@@ -75,6 +87,7 @@ class StreamWriter:
         self._parts: list[str] = []
         self._pending: list[str] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._append_script = redis.register_script(_APPEND)
 
     @property
     def text(self) -> str:
@@ -99,12 +112,8 @@ class StreamWriter:
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for payload in batch:
-                    pipe.xadd(self.key, {"data": payload}, maxlen=MAX_EVENTS, approximate=True)
-                if not self._expiry_set:
-                    pipe.expire(self.key, self.ttl)
-                await pipe.execute()
+            # One command for the batch (a pipeline of XADDs cost ≈ 50 µs of CPU per token to encode).
+            await self._append_script(keys=[self.key], args=[0 if self._expiry_set else self.ttl, *batch])
             self._expiry_set = True
 
     async def complete(self, conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:

@@ -95,7 +95,9 @@ def is_unavailable(error: BaseException) -> bool:
         if error.connection_invalidated:
             return True
         # SQLAlchemy's asyncpg layer wraps the driver's error; look at both.
-        return any(_driver_unavailable(cause) for cause in (error.orig, getattr(error.orig, "__cause__", None)))
+        return any(
+            _driver_unavailable(cause) for cause in (error.orig, getattr(error.orig, "__cause__", None))
+        )
     return isinstance(error, OSError | TimeoutError)  # e.g. a refused connection, not wrapped
 
 
