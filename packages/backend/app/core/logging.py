@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -99,7 +101,7 @@ def log_request(method: str, path: str, status: int, duration_ms: float) -> None
         "event": "request",
         "level": "info",
         "logger": "delight.request",
-        "timestamp": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "timestamp": _timestamp(),
     }
     request_id = request_id_var.get()
     if request_id is not None:
@@ -125,6 +127,19 @@ def log_request(method: str, path: str, status: int, duration_ms: float) -> None
         logger = logger.parent if logger.propagate else None
 
 
+_second: tuple[int, str] = (0, "")
+
+
+def _timestamp() -> str:
+    """structlog's ISO format (``2026-01-01T12:00:00.123456Z``), the date part formatted once a second."""
+    global _second
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S."))
+    return f"{_second[1]}{int((now - second) * 1_000_000):06d}Z"
+
+
 _unflushed: set[Any] = set()
 
 
@@ -139,6 +154,8 @@ def _write(handler: logging.StreamHandler[Any], line: bytes) -> None:
         # Every line written through the text layer ends with a newline, which (line-buffered)
         # pushes it to this same byte buffer: writing there keeps the lines in order.
         binary.write(line)
+    except Exception:  # noqa: BLE001 - as logging does: a broken log stream never fails a request
+        return
     finally:
         handler.release()
     if not _unflushed:
@@ -148,7 +165,8 @@ def _write(handler: logging.StreamHandler[Any], line: bytes) -> None:
 
 def _flush() -> None:
     while _unflushed:
-        _unflushed.pop().flush()
+        with contextlib.suppress(Exception):
+            _unflushed.pop().flush()
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
@@ -190,7 +208,12 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     for name in ("uvicorn", "uvicorn.error", "arq"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").disabled = True
+    # No handler anywhere above it either: uvicorn then skips building the line at all (as with
+    # --no-access-log), instead of formatting its arguments for a disabled logger on every request.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
+    access.disabled = True
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
