@@ -52,7 +52,10 @@ class HttpMetrics:
         key = (method, route, status)
         children = self._children.get(key)
         if children is None:
-            labels = (method if method in _METHODS else "other", route, str(status))
+            if method not in _METHODS:  # any other method is one series (and one key here)
+                method = "other"
+                key = (method, route, status)
+            labels = (method, route, str(status))
             children = (HTTP_REQUESTS.labels(*labels), HTTP_DURATION.labels(*labels))
             self._children[key] = children
         children[0].inc()
