@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Text, and_, func, literal, select, text, tuple_, union_all, update
+from sqlalchemy import (
+    Integer,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -216,6 +232,121 @@ async def finish_reply(
     return result.scalar_one_or_none() is not None
 
 
+async def finish_turn(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    reply_id: uuid.UUID,
+    user_message_id: uuid.UUID,
+    content: str,
+    status: str,
+    meta: dict[str, Any],
+    user_meta: dict[str, Any],
+    emotional_state: dict[str, Any],
+    usage: Sequence[dict[str, Any]],
+) -> bool:
+    """Everything a finished turn writes, in ONE statement (data-modifying CTEs): the reply's
+    outcome, the user message's metadata, the emotional state, the model usage and the
+    conversation's time. One statement is atomic on its own, so it needs no BEGIN/COMMIT round
+    trips. Nothing is written unless the reply was still unfinished (False: finished elsewhere, by
+    the sweeper, or erased)."""
+    usage_keys = tuple(usage[0]) if usage else ()
+    statement = _finish_turn_statement(tuple(emotional_state), usage_keys, len(usage))
+    # Parameter names must not be column names: SQLAlchemy would add those to the UPDATEs' SET.
+    params: dict[str, Any] = {
+        "p_user": user_id,
+        "p_conversation": conversation_id,
+        "p_reply": reply_id,
+        "p_user_message": user_message_id,
+        "p_content": content,
+        "p_status": status,
+        "p_meta": meta,
+        "p_user_meta": user_meta,
+        **{f"p_state_{name}": value for name, value in emotional_state.items()},
+    }
+    for index, row in enumerate(usage):
+        params.update({f"p_usage{index}_{name}": value for name, value in row.items()})
+    finished = (await session.execute(statement, params)).one()
+    return bool(finished[0])
+
+
+@functools.cache
+def _finish_turn_statement(state_keys: tuple[str, ...], usage_keys: tuple[str, ...], usage_rows: int) -> Any:
+    """``finish_turn``'s statement, built once per shape (building it per turn cost ≈ 1 ms of CPU).
+    Core tables, not ORM entities: the ORM adds nothing here and would re-process the statement."""
+    messages, states = cast(Table, Message.__table__), cast(Table, EmotionalState.__table__)
+    usages, conversations = cast(Table, ModelUsage.__table__), cast(Table, Conversation.__table__)
+
+    def param(name: str, column: Any) -> Any:
+        return bindparam(name, type_=column.type)
+
+    reply = (
+        update(messages)
+        .where(messages.c.id == param("p_reply", messages.c.id), messages.c.status.in_(IN_FLIGHT))
+        .values(
+            content=param("p_content", messages.c.content),
+            status=param("p_status", messages.c.status),
+            metadata=messages.c.metadata.op("||")(bindparam("p_meta", type_=JSONB)),
+            updated_at=func.now(),
+        )
+        .returning(messages.c.id)
+        .cte("reply")
+    )
+    done = exists(select(reply.c.id))
+    user_message = (
+        update(messages)
+        .where(messages.c.id == param("p_user_message", messages.c.id), done)
+        .values(
+            metadata=messages.c.metadata.op("||")(bindparam("p_user_meta", type_=JSONB)),
+            updated_at=func.now(),
+        )
+        .returning(messages.c.id)
+        .cte("user_message")
+    )
+    state_row = select(
+        param("p_user", states.c.user_id), *(param(f"p_state_{name}", states.c[name]) for name in state_keys)
+    ).where(done)
+    state_insert = insert(states).from_select(["user_id", *state_keys], state_row)
+    state = (
+        state_insert.on_conflict_do_update(
+            index_elements=[states.c.user_id],
+            set_={**{name: state_insert.excluded[name] for name in state_keys}, "updated_at": func.now()},
+        )
+        .returning(states.c.user_id)
+        .cte("state")
+    )
+    ctes = [reply, user_message, state]
+    if usage_rows:
+        rows = [
+            select(
+                param("p_user", usages.c.user_id),
+                param("p_conversation", usages.c.conversation_id),
+                param("p_reply", usages.c.message_id),
+                *(param(f"p_usage{index}_{name}", usages.c[name]) for name in usage_keys),
+            ).where(done)
+            for index in range(usage_rows)
+        ]
+        ctes.append(
+            insert(usages)
+            .from_select(
+                ["user_id", "conversation_id", "message_id", *usage_keys],
+                union_all(*rows) if len(rows) > 1 else rows[0],
+            )
+            .returning(usages.c.id)
+            .cte("usage")
+        )
+    ctes.append(
+        update(conversations)
+        .where(conversations.c.id == param("p_conversation", conversations.c.id), done)
+        .values(last_message_at=func.clock_timestamp(), updated_at=func.clock_timestamp())
+        .returning(conversations.c.id)
+        .cte("conversation")
+    )
+    # PostgreSQL runs every data-modifying CTE; SQLAlchemy renders only those the query names.
+    return select(*(select(func.count()).select_from(cte).scalar_subquery() for cte in ctes))
+
+
 async def update_user_message_meta(
     session: AsyncSession, message_id: uuid.UUID, meta: dict[str, Any]
 ) -> None:
@@ -244,17 +375,20 @@ async def lock_user_formation(session: AsyncSession, user_id: uuid.UUID) -> None
     await advisory_xact_lock(session, f"companion-form:{user_id}")
 
 
-async def next_unformed(session: AsyncSession, user_id: uuid.UUID) -> tuple[Message, Message | None] | None:
-    """The user's oldest user message whose memories are not formed yet, with its reply."""
+async def next_unformed(
+    session: AsyncSession, user_id: uuid.UUID, *, lock: bool = True
+) -> tuple[Message, Message | None] | None:
+    """The user's oldest user message whose memories are not formed yet, with its reply (the
+    message row locked FOR UPDATE unless ``lock`` is False)."""
     reply = aliased(Message)
-    result = await session.execute(
+    query = (
         select(Message, reply)
         .outerjoin(reply, reply.reply_to_id == Message.id)
         .where(Message.user_id == user_id, Message.role == "user", Message.memories_formed_at.is_(None))
         .order_by(Message.seq)
         .limit(1)
-        .with_for_update(of=Message)
     )
+    result = await session.execute(query.with_for_update(of=Message) if lock else query)
     row = result.first()
     return (row[0], row[1]) if row else None
 
@@ -280,7 +414,7 @@ async def unformed_messages(session: AsyncSession, older_than: datetime, limit: 
 # own extraction writes (kind, status, restorative).
 
 
-def _open_stressors(user_id: uuid.UUID) -> Any:
+def _open_stressors(user_id: Any) -> Any:
     return and_(
         Memory.user_id == user_id,
         Memory.tier == MemoryTier.personal,
@@ -290,7 +424,7 @@ def _open_stressors(user_id: uuid.UUID) -> Any:
     )
 
 
-def _restorative(user_id: uuid.UUID) -> Any:
+def _restorative(user_id: Any) -> Any:
     return and_(
         Memory.user_id == user_id,
         Memory.tier == MemoryTier.personal,
@@ -300,7 +434,7 @@ def _restorative(user_id: uuid.UUID) -> Any:
     )
 
 
-def _goals(user_id: uuid.UUID) -> Any:
+def _goals(user_id: Any) -> Any:
     """Goals and plans the user told Eliza (the app's goals reach the companion by title, through
     app.planning; their memories' text is not for saying back)."""
     return and_(
@@ -312,10 +446,38 @@ def _goals(user_id: uuid.UUID) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class MemoryContext:
+    open_stressors: int
+    goals: list[str]
+    restorative: list[str]
+    any_memories: bool  # whether recall could find anything (none: no need to embed the message)
+
+
 async def memory_context(
     session: AsyncSession, user_id: uuid.UUID, goals: int = 3, restorative: int = 5
-) -> tuple[int, list[str], list[str]]:
-    """In one round trip: the open stressors count, recent goals/plans, liked restorative activities."""
+) -> MemoryContext:
+    """In one round trip: the open stressors count, recent goals/plans, liked restorative
+    activities, and whether the user has any memory at all."""
+    query = _memory_context_query(goals, restorative)
+    rows = (await session.execute(query, {"user_id": user_id})).all()
+    stressors, found_goals, found_rest, anything = 0, [], [], False
+    for kind, content, n in sorted(rows, key=lambda row: (row[0], row[2])):
+        if kind == "stressors":
+            stressors = int(n)
+        elif kind == "any":
+            anything = bool(n)
+        elif kind == "goal":
+            found_goals.append(content)
+        else:
+            found_rest.append(content)
+    return MemoryContext(stressors, found_goals, found_rest, anything)
+
+
+@functools.cache
+def _memory_context_query(goals: int, restorative: int) -> Any:
+    # Built once (with the user as a parameter): building it per turn cost ≈ 1 ms of CPU.
+    user_id = bindparam("user_id", type_=Memory.__table__.c.user_id.type)
     goal_rows = (
         select(Memory.content, func.row_number().over(order_by=Memory.accessed_at.desc()).label("n"))
         .where(_goals(user_id))
@@ -335,7 +497,7 @@ async def memory_context(
         .limit(restorative)
         .subquery()
     )
-    query = union_all(
+    return union_all(
         select(
             literal("stressors").label("kind"), literal(None, Text).label("content"), func.count().label("n")
         )
@@ -343,16 +505,12 @@ async def memory_context(
         .where(_open_stressors(user_id)),
         select(literal("goal"), goal_rows.c.content, goal_rows.c.n),
         select(literal("restorative"), rest_rows.c.content, rest_rows.c.n),
+        select(
+            literal("any"),
+            literal(None, Text),
+            exists().where(Memory.user_id == user_id, Memory.archived_at.is_(None)).cast(Integer),
+        ),
     )
-    stressors, found_goals, found_rest = 0, [], []
-    for kind, content, n in sorted((await session.execute(query)).all(), key=lambda row: (row[0], row[2])):
-        if kind == "stressors":
-            stressors = int(n)
-        elif kind == "goal":
-            found_goals.append(content)
-        else:
-            found_rest.append(content)
-    return stressors, found_goals, found_rest
 
 
 # --- emotional state and usage -----------------------------------------------------------------

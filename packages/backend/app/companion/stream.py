@@ -68,6 +68,18 @@ def format_reconnect(last_event_id: str | None) -> str:
     return f"retry: 500\n{id_line}data: {data}\n\n"
 
 
+# Appends each ARGV[2..] as its own event (the stream stays bounded by MAX_EVENTS), and sets the
+# buffer's expiry when ARGV[1] > 0.
+_APPEND = f"""
+for i = 2, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', {MAX_EVENTS}, '*', 'data', ARGV[i])
+end
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+return #ARGV - 1
+"""
+
+
 class StreamWriter:
     """Appends a reply's events to its Redis stream.
 
@@ -84,6 +96,7 @@ class StreamWriter:
         self._parts: list[str] = []
         self._pending: list[str] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._append_script = redis.register_script(_APPEND)
 
     @property
     def text(self) -> str:
@@ -108,12 +121,8 @@ class StreamWriter:
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for payload in batch:
-                    pipe.xadd(self.key, {"data": payload}, maxlen=MAX_EVENTS, approximate=True)
-                if not self._expiry_set:
-                    pipe.expire(self.key, self.ttl)
-                await pipe.execute()
+            # One command for the batch (a pipeline of XADDs cost ≈ 50 µs of CPU per token to encode).
+            await self._append_script(keys=[self.key], args=[0 if self._expiry_set else self.ttl, *batch])
             self._expiry_set = True
 
     async def complete(self, conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
@@ -178,12 +187,16 @@ async def read_events(
             return
         response = await redis.xread({key: last}, count=256, block=block_ms)
         if response:
+            # Everything one read returned goes out as one chunk (one write to the client).
+            events = []
             for raw_id, fields in response[0][1]:
                 last = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
                 data = json.loads(fields[b"data"] if b"data" in fields else fields["data"])
-                yield format_event(last, data)
+                events.append(format_event(last, data))
                 if data.get("type") in TERMINAL:
+                    yield "".join(events)
                     return
+            yield "".join(events)
             last_sent = time.monotonic()
             continue
         if not await redis.exists(lease):

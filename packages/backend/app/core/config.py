@@ -59,10 +59,29 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     health_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # --- request path, pools and caches (docs/runbook: "Sizing") ---------------------------
+    # Per process: pool_size connections kept open, up to max_overflow more under load; a request
+    # waits at most pool_timeout for one, then gets 503.
     database_pool_size: int = Field(default=10, ge=1)
-    # Connections per process to Redis; a command waits up to HEALTH_TIMEOUT_SECONDS for a free one.
-    # Every open reply stream holds one while it waits for events.
-    redis_max_connections: int = Field(default=256, ge=4, le=10_000)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Per process: connections in the Redis client pool (commands wait up to the socket timeout
+    # for a free one), plus one for cache invalidation. Each open SSE stream uses one while it
+    # waits for events, so this bounds the streams a process serves at once.
+    redis_max_connections: int = Field(default=200, ge=4)
+    # Verified Clerk sub → user, per process; invalidated across processes through Redis.
+    user_cache_ttl_seconds: float = Field(default=30.0, ge=0, le=3600)  # 0 turns the cache off
+    user_cache_max_entries: int = Field(default=10_000, ge=1)
+
+    # --- metrics (Prometheus) -----------------------------------------------------------
+    # A separate listener for /metrics (unset: none); and/or /metrics on the API port behind a
+    # bearer token (unset: not served there).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_token: SecretStr | None = None
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # USD per million tokens of COMPANION_MODEL, for delight_model_cost_usd_total (gpt-4o-mini's).
+    model_input_cost_per_million_tokens: float = Field(default=0.15, ge=0)
+    model_output_cost_per_million_tokens: float = Field(default=0.60, ge=0)
     # Unset: /docs, /redoc and /openapi.json are served except in production.
     api_docs_enabled: bool | None = None
 
@@ -102,6 +121,8 @@ class Settings(BaseSettings):
     embedding_dimensions: int = Field(default=LOCAL_EMBEDDING_DIMENSIONS, ge=1, le=2000)
     embedding_batch_size: int = Field(default=32, ge=1, le=2048)
     embedding_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # CPU threads of the local model per process (more burns CPU spinning on a busy machine).
+    embedding_threads: int = Field(default=1, ge=1, le=64)
 
     # --- companion memory (docs/memory.md) ----------------------------------------------
     memory_prune_retention_days: int = Field(default=30, ge=1)

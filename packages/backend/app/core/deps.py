@@ -36,14 +36,23 @@ async def get_redis(request: Request) -> ArqRedis | None:
     return resources_of(request).redis
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's transaction: committed when the endpoint returns, rolled back if it raises.
 
     Function scope makes the commit happen before the response is sent, so a client never sees a
     success whose commit later failed. Jobs deferred with ``Job.defer`` are sent after the commit.
+    A connection is taken from the pool at the first statement, not before.
+
+    Safe requests (GET, HEAD) read without a transaction (autocommit): no BEGIN/COMMIT round trips.
+    Each statement commits on its own, so a GET may only write what is safe to write alone
+    (idempotent single statements, e.g. recreating default preferences).
     """
     resources = resources_of(request)
-    async with transaction(resources.sessions, resources.redis) as session:
+    factory = resources.read_sessions if request.method in _SAFE_METHODS else resources.sessions
+    async with transaction(factory, resources.redis) as session:
         yield session
 
 

@@ -13,18 +13,21 @@ session)`` sends it once ``session`` commits (and drops it on rollback), ``await
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from arq import cron
+from arq import Retry, cron
 from arq.connections import ArqRedis
 from arq.cron import CronJob
 from arq.jobs import Job as ArqJob
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core import metrics
 from app.core.config import Settings
 from app.core.logging import get_logger
 from app.core.resources import Resources
@@ -103,8 +106,25 @@ class Job(Generic[P, R]):
     def arq_function(self) -> Callable[..., Awaitable[R]]:
         """The coroutine ARQ registers under ``self.name`` (ARQ passes its context as a dict)."""
 
+        name = self.name
+        duration = metrics.JOB_DURATION.labels(name)
+
         async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> R:
-            return await self.function(JobContext.from_arq(ctx), *args, **kwargs)
+            started = time.perf_counter()
+            outcome = "failure"
+            try:
+                result = await self.function(JobContext.from_arq(ctx), *args, **kwargs)
+                outcome = "success"
+                return result
+            except Retry:
+                outcome = "retry"
+                raise
+            except asyncio.CancelledError:
+                outcome = "cancelled"  # job timeout or worker shutdown: ARQ retries it
+                raise
+            finally:
+                metrics.JOB_RUNS.labels(name, outcome).inc()
+                duration.observe(time.perf_counter() - started)
 
         run.__name__ = run.__qualname__ = self.name
         return run

@@ -8,9 +8,11 @@ from app.memory.maintenance import count_to_reembed, reembed
 from app.memory.pgvector import detect_at_startup as detect_pgvector
 from app.memory.router import router
 from app.memory.service import (
+    Embedding,
     RecalledMemory,
     RememberResult,
     archive_goal_memories,
+    embed_texts,
     recall_for_companion,
     remember,
     restore_goal_memories,
@@ -21,6 +23,7 @@ from app.memory.tasks import JOBS
 __all__ = [
     "JOBS",
     "CaredAbout",
+    "Embedding",
     "RecalledMemory",
     "RememberResult",
     "archive_goal_memories",
@@ -28,6 +31,7 @@ __all__ = [
     "count_to_reembed",
     "create_embedder",
     "detect_pgvector",
+    "embed_texts",
     "recall_for_companion",
     "reembed",
     "remember",

@@ -139,6 +139,9 @@ def _load_model(model_path: Path, tokenizer_path: Path, threads: int | None) -> 
         options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            # Idle pool threads otherwise spin-wait for work, burning CPU other requests need.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -307,4 +310,8 @@ def create_embedder(settings: Settings) -> LocalEmbedder | OpenAIEmbedder:
             timeout=settings.embedding_timeout_seconds,
             tuning=tuning_for(settings),
         )
-    return LocalEmbedder(batch_size=settings.embedding_batch_size, tuning=tuning_for(settings))
+    return LocalEmbedder(
+        batch_size=settings.embedding_batch_size,
+        threads=settings.embedding_threads,
+        tuning=tuning_for(settings),
+    )

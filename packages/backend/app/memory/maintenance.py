@@ -46,19 +46,6 @@ async def prune_task_memories(
     return PruneReport(deleted=deleted, batches=batches, cutoff=cutoff)
 
 
-async def _embed_all(embedder: Embedder, texts: list[str]) -> list[tuple[list[float], str]]:
-    """Each text's embedding and sentence embeddings (``sentences.py``), in one provider call."""
-    parts = [sentences.split(t) for t in texts]
-    flat = [piece for text, pieces in zip(texts, parts, strict=True) for piece in (text, *pieces)]
-    vectors = await embedder.embed(flat)
-    out: list[tuple[list[float], str]] = []
-    at = 0
-    for pieces in parts:
-        out.append((vectors[at], sentences.to_literal(vectors[at + 1 : at + 1 + len(pieces)])))
-        at += 1 + len(pieces)
-    return out
-
-
 @dataclass(frozen=True)
 class EmbedReport:
     embedded: int
@@ -104,7 +91,7 @@ async def embed_pending(
         outage = False
         try:
             results: list[tuple[list[float], str] | None] = list(
-                await _embed_all(embedder, [row.content for row in batch])
+                await sentences.embed_with_sentences(embedder, [row.content for row in batch])
             )
         except EmbeddingError as exc:
             log.warning("memory_embed_pending_failed", error=str(exc), waiting=len(batch))
@@ -138,7 +125,7 @@ async def _one_by_one(
     results: list[tuple[list[float], str] | None] = []
     for index, row in enumerate(batch):
         try:
-            results.extend(await _embed_all(embedder, [row.content]))
+            results.extend(await sentences.embed_with_sentences(embedder, [row.content]))
         except EmbeddingError:
             results.append(None)
             if index == 1 and results == [None, None]:
@@ -171,7 +158,7 @@ async def reembed(
             batch = await repository.next_to_reembed(session, embedder.model_name, batch_size, after, force)
         if not batch:
             break
-        vectors = await _embed_all(embedder, [row.content for row in batch])
+        vectors = await sentences.embed_with_sentences(embedder, [row.content for row in batch])
         async with sessions() as session, session.begin():
             await repository.store_embeddings(
                 session, embedder.model_name, [(row, *pair) for row, pair in zip(batch, vectors, strict=True)]

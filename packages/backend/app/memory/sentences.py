@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from app.core.embedding import Embedder
+
 MAX_SENTENCES = 8
 MIN_WORDS = 3  # shorter pieces ("Thanks!", "Okay.") join their neighbour
 _BOUNDARY = re.compile(r"(?<=[.!?…])\s+(?=[\"'“(\[]?[A-Z0-9À-Ý])|\n+")
@@ -33,3 +35,18 @@ def split(text: str) -> list[str]:
 def to_literal(vectors: list[list[float]]) -> str:
     """A ``vector[]`` literal (PostgreSQL array of pgvector's text form): '{}' for none."""
     return "{" + ",".join('"[' + ",".join(f"{x:.7g}" for x in v) + ']"' for v in vectors) + "}"
+
+
+async def embed_with_sentences(embedder: Embedder, texts: list[str]) -> list[tuple[list[float], str]]:
+    """Each text's embedding and its sentence embeddings (a ``vector[]`` literal), in one provider
+    call (the local model batches the short sentences apart from the long texts). Raises
+    ``EmbeddingError``."""
+    parts = [split(t) for t in texts]
+    flat = [piece for text, pieces in zip(texts, parts, strict=True) for piece in (text, *pieces)]
+    vectors = await embedder.embed(flat)
+    out: list[tuple[list[float], str]] = []
+    at = 0
+    for pieces in parts:
+        out.append((vectors[at], to_literal(vectors[at + 1 : at + 1 + len(pieces)])))
+        at += 1 + len(pieces)
+    return out

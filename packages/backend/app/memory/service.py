@@ -28,7 +28,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -161,29 +161,48 @@ def content_hash(content: str) -> str:
 # --- embedding --------------------------------------------------------------------------------
 
 
-async def _embed_one(embedder: Embedder, text: str) -> list[float] | None:
+# A text's embedding, and for a memory its sentence embeddings (a ``vector[]`` literal; ``None`` for
+# a query, which is matched whole).
+Embedding = tuple[list[float], str | None]
+
+
+async def embed_texts(
+    embedder: Embedder, texts: Sequence[str], *, query: bool = False
+) -> dict[str, Embedding | None]:
+    """Embeddings of ``texts`` in one call, keyed as ``remember`` (or, with ``query``,
+    ``recall_for_companion``) looks them up: pass the result as their ``embedded``. This lets a
+    caller embed *before* it opens a transaction, so that no pooled database connection waits on
+    the embedding provider. A failed call maps every text to ``None`` (stored without embedding,
+    filled in later by ``embed_pending_memories``)."""
+    keys = list(
+        dict.fromkeys(t.strip()[:MAX_QUERY_CHARS] if query else t.strip() for t in texts if t.strip())
+    )
+    if not keys:
+        return {}
+    found: list[Embedding | None]
     try:
-        vectors = await embedder.embed([text])
+        if query:
+            found = [(vector, None) for vector in await embedder.embed(keys)]
+        else:
+            found = list(await sentences.embed_with_sentences(embedder, keys))
     except EmbeddingError as exc:
         log.warning("embedding_failed", model=embedder.model_name, error=str(exc))
-        return None
-    return vectors[0]
+        found = [None] * len(keys)
+    return dict(zip(keys, found, strict=True))
 
 
-async def embed_memory(embedder: Embedder, text: str) -> tuple[list[float], str]:
-    """The embedding of a memory's text and its sentence embeddings (a ``vector[]`` literal), in one
-    batch. Raises ``EmbeddingError``."""
-    parts = sentences.split(text)
-    vectors = await embedder.embed([text, *parts])
-    return vectors[0], sentences.to_literal(vectors[1:])
-
-
-async def _embed_memory(embedder: Embedder, text: str) -> tuple[list[float] | None, str | None]:
-    try:
-        return await embed_memory(embedder, text)
-    except EmbeddingError as exc:
-        log.warning("embedding_failed", model=embedder.model_name, error=str(exc))
-        return None, None
+async def _embedding(
+    embedder: Embedder,
+    text: str,
+    embedded: Mapping[str, Embedding | None] | None = None,
+    *,
+    query: bool = False,
+) -> tuple[list[float] | None, str | None]:
+    """``text``'s embedding from ``embedded`` when the caller computed it, else now; (None, None)
+    when the provider fails."""
+    if embedded is None or text not in embedded:
+        embedded = await embed_texts(embedder, [text], query=query)
+    return embedded.get(text) or (None, None)
 
 
 # --- remember ---------------------------------------------------------------------------------
@@ -202,18 +221,25 @@ async def remember(
     conversation_id: uuid.UUID | None = None,
     max_memories: int | None = None,
     max_metadata_bytes: int = MAX_METADATA_BYTES,
+    embedded: Mapping[str, Embedding | None] | None = None,
 ) -> RememberResult:
     """Store a memory, or refresh the exact/near duplicate the user already has in that tier.
 
     ``max_memories`` (the API passes MAX_MEMORIES_PER_USER): a new row past it is a 409; refreshing
     a duplicate is always allowed. Metadata, merged into a duplicate's, stays within
-    ``max_metadata_bytes`` (422)."""
+    ``max_metadata_bytes`` (422). ``embedded`` (from ``embed_texts``): the content's embeddings
+    computed beforehand, so that the caller's transaction does not wait on the embedding provider."""
     memory_tier = parse_tier(tier)
     text = clean_content(content)
     meta = _check_metadata(metadata, max_metadata_bytes)
     source = _check_source(source)
     digest = content_hash(text)
     now = datetime.now(UTC)
+    if embedded is None and not session.in_transaction():
+        # Embedded before the first statement: the session takes its connection from the pool
+        # only then, so no connection waits on the embedding provider (an exact duplicate, found
+        # below, wastes this call). Callers already in a transaction pass ``embedded``.
+        embedded = await embed_texts(embedder, [text])
 
     existing = await repository.get_by_hash(session, user_id, memory_tier, digest)
     if existing is not None:
@@ -221,7 +247,7 @@ async def remember(
         await repository.refresh(session, existing, now, meta)
         return RememberResult(existing, created=False)
 
-    vector, sentence_vectors = await _embed_memory(embedder, text)
+    vector, sentence_vectors = await _embedding(embedder, text, embedded)
     tuning = tuning_of(embedder)
     if vector is not None:
         for near in await _near_duplicates(session, tuning, user_id, vector, memory_tier):
@@ -533,7 +559,7 @@ async def recall(
     tier_filter = parse_tiers(tiers)
     _check_limit(limit)
     now = datetime.now(UTC)
-    vector = await _embed_one(embedder, text)
+    vector, _ = await _embedding(embedder, text, query=True)
     found, _ = await _search(
         session,
         tuning_of(embedder),
@@ -555,16 +581,22 @@ def is_about_goals(message: str) -> bool:
 
 
 async def recall_for_companion(
-    session: AsyncSession, embedder: Embedder, *, user_id: uuid.UUID, message: str
+    session: AsyncSession,
+    embedder: Embedder,
+    *,
+    user_id: uuid.UUID,
+    message: str,
+    embedded: Mapping[str, Embedding | None] | None = None,
 ) -> list[RecalledMemory]:
     """Context for one companion turn: personal memories always (top 5), project memories when the
     message is about goals or plans (top 5), and task memories for recent context (top 3: the best
-    matches, filled up with the most recently used). Personal first, then project, then task."""
+    matches, filled up with the most recently used). Personal first, then project, then task.
+    ``embedded``: the message's embedding computed beforehand (``embed_texts(..., query=True)``)."""
     text = message.strip()[:MAX_QUERY_CHARS]
     if not text:
         return []
     now = datetime.now(UTC)
-    vector = await _embed_one(embedder, text)
+    vector, _ = await _embedding(embedder, text, embedded, query=True)
     tiers = [MemoryTier.personal, MemoryTier.task]
     if is_about_goals(text):
         tiers.insert(1, MemoryTier.project)
@@ -630,6 +662,11 @@ async def update_memory(
     max_metadata_bytes: int = MAX_METADATA_BYTES,
 ) -> Memory:
     """Apply a partial update (content, tier, metadata, goal_id); new content is re-embedded."""
+    # Embedded before the first statement when there is none yet (see ``remember``).
+    given = clean_content(changes["content"]) if changes.get("content") is not None else None
+    embedded = None
+    if given is not None and not session.in_transaction():
+        embedded = await embed_texts(embedder, [given])
     memory = await get_memory(session, user_id=user_id, memory_id=memory_id)
     tier = parse_tier(changes["tier"]) if changes.get("tier") is not None else memory.tier
     content = clean_content(changes["content"]) if changes.get("content") is not None else memory.content
@@ -639,7 +676,7 @@ async def update_memory(
         if clash is not None and clash.id != memory.id:
             raise Conflict("An identical memory already exists in that tier", details={"id": str(clash.id)})
     if content != memory.content:
-        vector, sentence_vectors = await _embed_memory(embedder, content)
+        vector, sentence_vectors = await _embedding(embedder, content, embedded)
         memory.embedding = vector
         memory.sentence_embeddings = repository.sentence_vectors(sentence_vectors)
         memory.embedding_model = embedder.model_name if vector is not None else None

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import ratelimit
 from app.core.config import Settings
+from app.core.database import release
 from app.core.errors import AppError, Conflict, NotFound, invalid_field
 from app.core.llm import ChatModels
 from app.core.logging import get_logger
@@ -182,6 +183,9 @@ async def propose(
     )
     today = local_date(now, user.timezone)
     model = chat.get()
+    if model is not None:
+        # The model may take DECOMPOSITION_TIMEOUT_SECONDS: no pooled connection waits on it.
+        await release(session)
     if model is None:
         plan, source, name = draft_offline(goal, today), ProposalSource.planner, None
     else:

@@ -8,8 +8,12 @@ from sqlalchemy import delete, exists, func, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.cache import invalidate_after_commit
 from app.models import User, UserPreferences, WebhookDelivery
 from app.models.enums import ERASED_OUTCOMES
+
+# The per-process cache of users by Clerk id (app/users/deps.py), dropped everywhere on a change.
+USER_CACHE = "users"
 
 
 async def get_by_clerk_id(session: AsyncSession, clerk_user_id: str) -> User | None:
@@ -72,6 +76,7 @@ async def upsert_from_clerk(
     user_id = (await session.execute(statement.returning(User.id))).scalar_one_or_none()
     if user_id is not None:
         await ensure_preferences(session, user_id)
+        invalidate_after_commit(session, USER_CACHE, clerk_user_id)  # every process's user cache
     return user_id
 
 

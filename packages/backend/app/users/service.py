@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.errors import invalid_field
+from app.core.errors import NotFound, invalid_field
 from app.core.logging import get_logger
 from app.models import User, UserPreferences
 from app.users import repository
 from app.users.data import export_section, run_erase_hooks, stream_export
+from app.users.deps import user_changed
 from app.users.schemas import PreferencesOut, PreferencesUpdate, UserOut, UserUpdate
 
 log = get_logger(__name__)
@@ -26,13 +27,18 @@ async def update_profile(session: AsyncSession, user: User, changes: UserUpdate)
         and not await repository.database_knows_timezone(session, zone)
     ):
         raise invalid_field("timezone", f"time zone {zone!r} is not known to the database")
+    # ``user`` may be the shared, cached instance: change a copy loaded in this session.
+    row = await repository.get_by_id(session, user.id)
+    if row is None:  # erased by a concurrent request
+        raise NotFound("User not found")
     for field, value in changes.model_dump(exclude_unset=True).items():
         if value is None:
             continue  # explicit nulls leave required fields untouched
-        setattr(user, field, value)
+        setattr(row, field, value)
     await session.flush()
-    await session.refresh(user)
-    return user
+    await session.refresh(row)
+    user_changed(session, row.clerk_user_id)
+    return row
 
 
 async def update_preferences(
@@ -78,6 +84,7 @@ async def erase_user(session: AsyncSession, redis: Any, user: User) -> None:
     then the data other domains keep outside PostgreSQL."""
     await repository.delete_user(session, user.id)
     await session.flush()
+    user_changed(session, user.clerk_user_id)
     if redis is not None:
         await run_erase_hooks(redis, user.id, user.clerk_user_id)
     log.info("user_erased", user_id=str(user.id))

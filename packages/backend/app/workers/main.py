@@ -12,6 +12,7 @@ from arq.typing import WorkerCoroutine
 from arq.worker import Worker
 
 from app import companion, health, memory, nudges, planning
+from app.core import metrics
 from app.core.config import Settings
 from app.core.jobs import Job
 from app.core.logging import get_logger
@@ -60,12 +61,22 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx.update(settings=settings, resources=create_resources(settings))
+        if settings.worker_metrics_port is not None:
+            try:
+                ctx["metrics_server"] = metrics.MetricsServer(settings.worker_metrics_port)
+            except OSError as exc:  # e.g. a second worker on this host: run without
+                log.warning(
+                    "metrics_port_unavailable", port=settings.worker_metrics_port, error=type(exc).__name__
+                )
         log.info("worker_started", functions=[job.name for job in JOBS])
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         resources = ctx.get("resources")
         if resources is not None:
             await resources.close()
+        server = ctx.get("metrics_server")
+        if server is not None:
+            server.close()
         log.info("worker_stopped")
 
     options: dict[str, Any] = {

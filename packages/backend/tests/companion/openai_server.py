@@ -29,6 +29,7 @@ class Script:
     chat_mode_only: bool = True  # failure modes apply to the reply stream, not the JSON calls
     # While set and not yet released, reply streams wait before their first token (JSON calls don't).
     hold: threading.Event | None = None
+    json_delay: float = 0.0  # seconds before answering a JSON call (emotion, extraction)
 
 
 @dataclass
@@ -98,6 +99,8 @@ class OpenAIServer(LocalServer):
         self._stream(handler, body, script.reply, mode)
 
     def _complete(self, handler: Any, body: dict[str, Any], content: str) -> None:
+        if self.script.json_delay:
+            self._stop.wait(self.script.json_delay)
         usage = {
             "prompt_tokens": self.script.prompt_tokens,
             "completion_tokens": 9,

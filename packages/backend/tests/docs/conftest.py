@@ -60,6 +60,9 @@ def walkthrough_env(services: ServiceURLs, data_dir: Path) -> dict[str, str]:
         COMPANION_PROVIDER="offline",
         EMBEDDING_PROVIDER="local",
         LOG_LEVEL="WARNING",
+        # The suite empties the tables after every test, behind this long-lived server's back: a
+        # cached user would outlive its row (the cache only hears about changes the app makes).
+        USER_CACHE_TTL_SECONDS="0",
     )
     # ./scripts/* find uv on PATH or through $UV; `uv run pytest` sets UV, a plain pytest may not.
     uv = shutil.which("uv", path=env.get("PATH"))

@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.companion import repository
-from app.companion.reply.graph import TURN_GRAPH, TurnDeps
+from app.companion.reply.graph import TURN_GRAPH, TurnDeps, TurnState
 from app.companion.stream import (
     INTERRUPTED,
     LEASE_REFRESH_SECONDS,
@@ -43,6 +43,8 @@ class ReplyJob:
     user_seq: int
     reply_id: uuid.UUID
     message: str
+    timezone: str | None = None  # the user's, as the request saw it (saves reading it again)
+    display_name: str | None = None
 
 
 def deps_for(resources: Resources, writer: StreamWriter) -> TurnDeps:
@@ -50,8 +52,9 @@ def deps_for(resources: Resources, writer: StreamWriter) -> TurnDeps:
     return TurnDeps(
         settings=settings,
         sessions=resources.sessions,
+        read_sessions=resources.read_sessions,
         embedder=lambda: resources.embedder,
-        chat_model=resources.chat.get(),
+        chat_model=resources.chat.client(),
         writer=writer,
         jobs=resources.redis,
         emotion_by_model=settings.companion_emotion_detection != "offline",
@@ -85,18 +88,18 @@ async def run_reply(resources: Resources, job: ReplyJob) -> None:
     writer = writer_for(resources, job.user_id, job.reply_id)
     lease = asyncio.create_task(_keep_lease(writer))
     try:
+        state: TurnState = {
+            "user_id": job.user_id,
+            "conversation_id": job.conversation_id,
+            "user_message_id": job.user_message_id,
+            "user_seq": job.user_seq,
+            "reply_id": job.reply_id,
+            "message": job.message,
+        }
+        if job.timezone is not None:
+            state["timezone"], state["display_name"] = job.timezone, job.display_name
         async with asyncio.timeout(resources.settings.companion_reply_timeout_seconds):
-            final = await TURN_GRAPH.ainvoke(
-                {
-                    "user_id": job.user_id,
-                    "conversation_id": job.conversation_id,
-                    "user_message_id": job.user_message_id,
-                    "user_seq": job.user_seq,
-                    "reply_id": job.reply_id,
-                    "message": job.message,
-                },
-                context=deps_for(resources, writer),
-            )
+            final = await TURN_GRAPH.ainvoke(state, context=deps_for(resources, writer))
         if not final.get("stored"):
             await writer.error("This conversation no longer exists.")
         elif final.get("error"):

@@ -95,7 +95,16 @@ async def start_chat(
     start_after_commit(
         session,
         resources,
-        ReplyJob(user.id, conversation.id, user_message.id, user_message.seq, reply.id, request.message),
+        ReplyJob(
+            user.id,
+            conversation.id,
+            user_message.id,
+            user_message.seq,
+            reply.id,
+            request.message,
+            timezone=user.timezone,
+            display_name=user.display_name,
+        ),
     )
     return Started(_accepted(user_message, reply), replayed=False)
 

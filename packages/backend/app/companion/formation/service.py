@@ -1,10 +1,14 @@
 """Memory formation after a reply: the exchange becomes a task memory, and the personal and project
 facts the user stated are extracted and stored (de-duplicated by the memory service).
 
-Per-user ordering: a PostgreSQL advisory lock serialises formation per user, and each run works
-through the user's unformed messages oldest first, so facts are stored in the order they were
-said. Idempotent: a message already formed is skipped; a message whose reply is still being
-generated stops the run (that reply's own job continues from there).
+Per-user ordering: a PostgreSQL advisory lock serialises the writes of formation per user, and
+each run works through the user's unformed messages oldest first, so facts are stored in the order
+they were said. Idempotent: a message already formed is skipped; a message whose reply is still
+being generated stops the run (that reply's own job continues from there).
+
+No database connection waits on the model or the embedding provider: each message is read in a
+short session, its facts extracted and its texts embedded with no connection held, then written in
+a short transaction (under the lock) that first checks nobody formed it meanwhile.
 """
 
 from __future__ import annotations
@@ -81,27 +85,30 @@ async def extract(
     return facts, name, usage_row
 
 
-async def _form_one(
+async def _store_formed(
     session: AsyncSession,
     embedder: Embedder,
-    chat_model: BaseChatModel | None,
     message: Message,
     reply: Message | None,
+    extracted: tuple[list[Fact], str, dict[str, Any] | None],
+    embedded: dict[str, memory.Embedding | None],
 ) -> dict[str, Any]:
     stored: list[dict[str, Any]] = []
-    if reply is not None and reply.status == MessageStatus.complete and reply.content.strip():
+    facts, extracted_by, usage = extracted
+    exchange = _exchange(message, reply)
+    if exchange is not None and reply is not None:
         result = await memory.remember(
             session,
             embedder,
             user_id=message.user_id,
             tier="task",
-            content=exchange_text(message.content, reply.content),
+            content=exchange,
             source=SOURCE,
             metadata={"kind": "exchange", "message_id": str(message.id), "reply_id": str(reply.id)},
             conversation_id=message.conversation_id,
+            embedded=embedded,
         )
         stored.append({"kind": "exchange", "memory_id": str(result.memory.id), "created": result.created})
-    facts, extracted_by, usage = await extract(message.content, chat_model)
     for fact in facts:
         result = await memory.remember(
             session,
@@ -112,6 +119,7 @@ async def _form_one(
             source=SOURCE,
             metadata={**fact.metadata(extracted_by), "message_id": str(message.id)},
             conversation_id=message.conversation_id,
+            embedded=embedded,
         )
         stored.append({"kind": fact.kind, "memory_id": str(result.memory.id), "created": result.created})
     if usage is not None:
@@ -132,6 +140,13 @@ async def _form_one(
     return {"message_id": str(message.id), "memories": len(stored)}
 
 
+def _exchange(message: Message, reply: Message | None) -> str | None:
+    """The exchange to remember as a task memory (only a completed, non-empty reply makes one)."""
+    if reply is not None and reply.status == MessageStatus.complete and reply.content.strip():
+        return exchange_text(message.content, reply.content)
+    return None
+
+
 async def form_memories(
     sessions: async_sessionmaker[AsyncSession],
     embedder: Callable[[], Embedder],
@@ -147,13 +162,25 @@ async def form_memories(
     user_id = message.user_id
     done: list[dict[str, Any]] = []
     for _ in range(MAX_MESSAGES_PER_RUN):
+        # 1. Read, and give the connection back.
+        async with sessions() as session:
+            item = await repository.next_unformed(session, user_id, lock=False)
+        if item is None or (item[1] is not None and item[1].status in repository.IN_FLIGHT):
+            break  # nothing left, or the next reply is still being generated (its job goes on)
+        current, reply = item
+        # 2. The slow calls, with no connection held: the model's extraction, then one embedding
+        #    call for every text this message will store.
+        extracted = await extract(current.content, chat_model)
+        exchange = _exchange(current, reply)
+        texts = [fact.content for fact in extracted[0]] + ([exchange] if exchange is not None else [])
+        embedded = await memory.embed_texts(embedder(), texts)
+        # 3. Write, briefly, under the user's lock; skip if another run formed it meanwhile.
         async with transaction(sessions, jobs) as session:
             await repository.lock_user_formation(session, user_id)
-            item = await repository.next_unformed(session, user_id)
-            if item is None or (item[1] is not None and item[1].status in repository.IN_FLIGHT):
-                break  # nothing left, or the next reply is still being generated (its job goes on)
-            current, reply = item
-            done.append(await _form_one(session, embedder(), chat_model, current, reply))
+            again = await repository.next_unformed(session, user_id)
+            if again is None or again[0].id != current.id:
+                continue
+            done.append(await _store_formed(session, embedder(), current, reply, extracted, embedded))
             await repository.mark_formed(session, current.id, datetime.now(UTC))
     return done
 

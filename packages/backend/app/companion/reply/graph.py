@@ -26,8 +26,6 @@ from typing import Any, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from arq.connections import ArqRedis
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,6 +43,7 @@ from app.companion.stream import REPLY_FAILED, StreamWriter
 from app.core.config import Settings
 from app.core.embedding import Embedder
 from app.core.jobs import transaction
+from app.core.llm import ChatClient
 from app.core.logging import get_logger
 from app.models import User
 from app.models.enums import MessageStatus
@@ -60,7 +59,7 @@ class TurnDeps:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     embedder: Callable[[], Embedder]
-    chat_model: BaseChatModel | None
+    chat_model: ChatClient | None
     writer: StreamWriter
     jobs: ArqRedis | None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -68,11 +67,18 @@ class TurnDeps:
     # Bounds how many turns use the database at once, so that background replies cannot take
     # every pooled connection from the requests (which would then time out waiting for one).
     db_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
+    # Autocommit sessions for the turn's reads (no BEGIN/ROLLBACK round trips); default: sessions.
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
+
+    def reads(self) -> AsyncSession:
+        return (self.read_sessions or self.sessions)()
 
 
 class TurnState(TypedDict, total=False):
     # input
     user_id: uuid.UUID
+    timezone: str  # optional: the user's (from the request); loaded when absent
+    display_name: str | None
     conversation_id: uuid.UUID
     user_message_id: uuid.UUID
     user_seq: int
@@ -80,7 +86,6 @@ class TurnState(TypedDict, total=False):
     message: str
     # receive_input
     local_time: datetime
-    display_name: str | None
     history: list[HistoryItem]
     turn_index: int
     previous: EmotionReading | None
@@ -125,29 +130,24 @@ def _usage(
     }
 
 
-def _token_counts(message: Any) -> tuple[int, int]:
-    usage = getattr(message, "usage_metadata", None) or {}
-    return int(usage.get("input_tokens", 0) or 0), int(usage.get("output_tokens", 0) or 0)
-
-
 # --- receive_input ------------------------------------------------------------------------------
 
 
-async def detect_with_model(model: BaseChatModel, message: str) -> tuple[EmotionReading, dict[str, Any]]:
+async def detect_with_model(model: ChatClient, message: str) -> tuple[EmotionReading, dict[str, Any]]:
     """The model's reading (JSON, validated), falling back to the lexicon when it fails."""
-    name = str(getattr(model, "model_name", "model"))
+    name = model.model_name
     started = time.perf_counter()
     try:
-        answer = await model.ainvoke(
-            [SystemMessage(EMOTION_PROMPT), HumanMessage(message)], response_format={"type": "json_object"}
+        answer = await model.complete(
+            [{"role": "system", "content": EMOTION_PROMPT}, {"role": "user", "content": message}],
+            json_object=True,
         )
     except Exception as exc:  # noqa: BLE001 - any provider failure: the lexicon answers instead
         log.warning("emotion_model_failed", error=type(exc).__name__)
         return detect_emotion(message), _usage("emotion", name, started, ok=False)
-    prompt, completion = _token_counts(answer)
-    reading = parse_model_reading(str(answer.content), name)
+    reading = parse_model_reading(answer.text, name)
     return reading or detect_emotion(message), _usage(
-        "emotion", name, started, prompt, completion, reading is not None
+        "emotion", name, started, answer.prompt_tokens, answer.completion_tokens, reading is not None
     )
 
 
@@ -155,8 +155,13 @@ async def receive_input(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[st
     deps = runtime.context
 
     async def load() -> dict[str, Any]:
-        async with deps.db_slots, deps.sessions() as session:
-            user = await session.get(User, state["user_id"])
+        async with deps.db_slots, deps.reads() as session:
+            timezone: str | None
+            if "timezone" in state:  # the request's user: no need to read it again
+                timezone, display_name = state["timezone"], state.get("display_name")
+            else:
+                user = await session.get(User, state["user_id"])
+                timezone, display_name = (user.timezone, user.display_name) if user else (None, None)
             rows = await repository.context_messages(
                 session, state["conversation_id"], state["user_seq"], HISTORY_MESSAGES + SUMMARY_MESSAGES
             )
@@ -167,8 +172,8 @@ async def receive_input(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[st
             else None
         )
         return {
-            "local_time": deps.clock().astimezone(_zone(user.timezone if user else None)),
-            "display_name": user.display_name if user else None,
+            "local_time": deps.clock().astimezone(_zone(timezone)),
+            "display_name": display_name,
             "history": [HistoryItem(m.role, m.content) for m in rows],
             "turn_index": sum(1 for m in rows if m.role == "user"),  # within the loaded window
             "previous": previous,
@@ -193,35 +198,43 @@ async def recall_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[s
     user_id = state["user_id"]
     notes: list[MemoryNote] = []
     failed = False
+    stressors, goals, restorative, anything = 0, list[str](), list[str](), True
     try:
-        async with deps.db_slots, deps.sessions() as session:
-            recalled = await memory.recall_for_companion(
-                session, deps.embedder(), user_id=user_id, message=state["message"]
-            )
-            await session.commit()  # access counts
-        notes = [
-            MemoryNote(
-                tier=str(r.memory.tier),
-                content=r.memory.content,
-                kind=(r.memory.meta or {}).get("kind"),
-                score=r.score,
-                id=str(r.memory.id),
-                source=r.memory.source,
-            )
-            for r in recalled
-            # This conversation's own exchanges are already in the history.
-            if not (r.memory.tier == "task" and r.memory.conversation_id == state["conversation_id"])
-        ]
-    except Exception as exc:  # noqa: BLE001 - the conversation continues without memories
-        log.warning("memory_recall_failed", error=type(exc).__name__)
-        failed = True
-    stressors, goals, restorative = 0, list[str](), list[str]()
-    try:
-        async with deps.db_slots, deps.sessions() as session:
-            stressors, goals, restorative = await repository.memory_context(session, user_id)
-    except Exception as exc:  # noqa: BLE001 - as above
+        async with deps.db_slots, deps.reads() as session:
+            found = await repository.memory_context(session, user_id)
+        stressors, goals, restorative, anything = (
+            found.open_stressors,
+            found.goals,
+            found.restorative,
+            found.any_memories,
+        )
+    except Exception as exc:  # noqa: BLE001 - the conversation continues without them
         log.warning("memory_context_failed", error=type(exc).__name__)
         failed = True
+    if anything:  # a user with no memories yet (every new one) costs no embedding
+        try:
+            # Embedded before taking a connection (or a slot): the provider may be remote.
+            embedded = await memory.embed_texts(deps.embedder(), [state["message"]], query=True)
+            async with deps.db_slots, deps.reads() as session:
+                recalled = await memory.recall_for_companion(
+                    session, deps.embedder(), user_id=user_id, message=state["message"], embedded=embedded
+                )
+            notes = [
+                MemoryNote(
+                    tier=str(r.memory.tier),
+                    content=r.memory.content,
+                    kind=(r.memory.meta or {}).get("kind"),
+                    score=r.score,
+                    id=str(r.memory.id),
+                    source=r.memory.source,
+                )
+                for r in recalled
+                # This conversation's own exchanges are already in the history.
+                if not (r.memory.tier == "task" and r.memory.conversation_id == state["conversation_id"])
+            ]
+        except Exception as exc:  # noqa: BLE001 - the conversation continues without memories
+            log.warning("memory_recall_failed", error=type(exc).__name__)
+            failed = True
     # Goals the user told Eliza, in their words (the app's goals come from goal_context, by title).
     recalled_goals = [
         n.content
@@ -246,7 +259,7 @@ async def goal_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
     continues without them, as with memory recall."""
     deps = runtime.context
     try:
-        async with deps.db_slots, deps.sessions() as session:
+        async with deps.db_slots, deps.reads() as session:
             plan = await planning.companion_context(session, state["user_id"], deps.clock())
     except Exception as exc:  # noqa: BLE001 - the conversation continues without the goals
         log.warning("goal_context_failed", error=type(exc).__name__)
@@ -297,31 +310,24 @@ async def respond(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any
         }
 
     model = deps.chat_model
-    name = str(getattr(model, "model_name", "model"))
-    parts: list[str] = []
-    prompt_tokens = completion_tokens = 0
-    finished = False
+    name = model.model_name
+    answer = model.stream(build_messages(ctx, guidance, state.get("history", [])))
     error: str | None = None
     try:
-        async for chunk in model.astream(build_messages(ctx, guidance, state.get("history", []))):
-            content = chunk.content if isinstance(chunk.content, str) else ""
-            if content:
-                parts.append(content)
-                await deps.writer.token(content)
-            if chunk.usage_metadata:
-                prompt_tokens, completion_tokens = _token_counts(chunk)
-            if chunk.response_metadata.get("finish_reason"):
-                finished = True
+        async for content in answer:
+            await deps.writer.token(content)
         await deps.writer.drain()
-        if not finished:
+        if not answer.finished:
             error = "the model's stream ended without finishing"
     except Exception as exc:  # noqa: BLE001 - reported to the client as an error event
         error = f"{type(exc).__name__}: {exc}"[:300]
     if error:
-        log.warning("reply_model_failed", model=name, error=error, tokens=len(parts))
-    usage.append(_usage("reply", name, started, prompt_tokens, completion_tokens, ok=error is None))
+        log.warning("reply_model_failed", model=name, error=error, tokens=len(answer.parts))
+    usage.append(
+        _usage("reply", name, started, answer.prompt_tokens, answer.completion_tokens, ok=error is None)
+    )
     return {
-        "reply": "".join(parts),
+        "reply": answer.text,
         "responder": "model",
         "model": name,
         "rules": list(guidance.rules),
@@ -350,41 +356,29 @@ async def store_memory(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
     }
     if failed:
         meta["error"] = REPLY_FAILED
-    async with deps.db_slots, transaction(deps.sessions, deps.jobs) as session:
-        stored = await repository.finish_reply(
+    # One statement, atomic by itself: no transaction round trips (read_sessions autocommit).
+    async with deps.db_slots, transaction(deps.read_sessions or deps.sessions, deps.jobs) as session:
+        stored = await repository.finish_turn(
             session,
-            state["reply_id"],
+            user_id=state["user_id"],
+            conversation_id=state["conversation_id"],
+            reply_id=state["reply_id"],
+            user_message_id=state["user_message_id"],
             content=state.get("reply", ""),
             status=MessageStatus.failed if failed else MessageStatus.complete,
             meta=meta,
+            user_meta={"emotion": emotion.as_dict()},
+            emotional_state={
+                "emotion": emotion.emotion,
+                "intensity": emotion.intensity,
+                "energy": emotion.energy,
+                "source": emotion.source,
+                "message_id": state["user_message_id"],
+            },
+            usage=state.get("usage", []),
         )
         if not stored:  # finished elsewhere (the sweeper) or the user was erased meanwhile
             return {"stored": False}
-        await repository.update_user_message_meta(
-            session, state["user_message_id"], {"emotion": emotion.as_dict()}
-        )
-        await repository.save_emotional_state(
-            session,
-            state["user_id"],
-            emotion=emotion.emotion,
-            intensity=emotion.intensity,
-            energy=emotion.energy,
-            source=emotion.source,
-            message_id=state["user_message_id"],
-        )
-        await repository.add_usage(
-            session,
-            [
-                {
-                    **row,
-                    "user_id": state["user_id"],
-                    "conversation_id": state["conversation_id"],
-                    "message_id": state["reply_id"],
-                }
-                for row in state.get("usage", [])
-            ],
-        )
-        await repository.touch_conversation(session, state["conversation_id"])
         # The exchange becomes a task memory and the user's facts are extracted, in the worker.
         companion_form_memories.defer(
             session, str(state["user_message_id"]), job_id=form_job_id(state["user_message_id"])
