@@ -721,14 +721,18 @@ async def store_embeddings(
             embedding_retry_at=None,
         )
     )
-    params = [
-        {"b_id": r.id, "b_user": r.user_id, "b_hash": r.content_hash, "b_vector": v, "b_sentences": s}
-        for r, v, s in rows
-    ]
-    if not params:
-        return 0
-    result = await session.execute(statement, params)
-    return int(getattr(result, "rowcount", 0) or 0)
+    written = 0
+    for r, v, s in rows:  # one statement each: an executemany does not say how many rows it changed
+        params = {
+            "b_id": r.id,
+            "b_user": r.user_id,
+            "b_hash": r.content_hash,
+            "b_vector": v,
+            "b_sentences": s,
+        }
+        result = await session.execute(statement, params)
+        written += int(getattr(result, "rowcount", 0) or 0)
+    return written
 
 
 async def mark_embedding_failures(session: AsyncSession, rows: Sequence[tuple[ToEmbed, datetime]]) -> None:
