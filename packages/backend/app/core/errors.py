@@ -20,6 +20,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.database import is_unavailable
 from app.core.logging import get_logger, request_id_var
 
 log = get_logger(__name__)
@@ -266,6 +267,8 @@ def dependency_of(exc: BaseException) -> str | None:
     a query error, which stays a 500."""
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
         return "redis"
+    if is_unavailable(exc):  # by SQLSTATE and driver error (app/core/database.py)
+        return "database"
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return "database"
     if isinstance(exc, SQLAlchemyTimeoutError | DisconnectionError):

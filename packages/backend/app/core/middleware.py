@@ -22,14 +22,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import metrics
-from app.core.database import is_unavailable
-from app.core.errors import error_response
+from app.core.errors import DependencyUnavailable, dependency_of, error_response
 from app.core.logging import get_logger, log_request, request_id_var, user_id_var
 
 log = get_logger("delight.request")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _EVENT_STREAM = b"text/event-stream"
-RETRY_AFTER_SECONDS = 2
 
 
 def route_template(scope: Scope) -> str:
@@ -144,16 +142,15 @@ class RequestContextMiddleware:
             if response_started:
                 log.exception("unhandled_error", path=scope["path"], method=scope["method"])
                 raise
-            if is_unavailable(exc):
-                # Expected while the database restarts or is unreachable: the client retries.
-                log.warning("database_unavailable", error=type(exc).__name__, path=scope["path"])
-                response = error_response(
-                    503,
-                    "dependency_unavailable",
-                    "The database is unavailable; please retry shortly",
-                    {"dependency": "database"},
-                    {"Retry-After": str(RETRY_AFTER_SECONDS)},
-                )
+            dependency = dependency_of(exc)
+            if dependency is not None:
+                # Expected while the database or Redis restarts or is unreachable: the client retries
+                # (raised outside an endpoint, e.g. by a dependency or the commit, so no handler ran).
+                log.warning("dependency_unavailable", dependency=dependency, error=type(exc).__name__,
+                            path=scope["path"])  # fmt: skip
+                error = DependencyUnavailable(dependency)
+                response = error_response(error.status_code, error.code, error.message, error.details,
+                                          error.headers)  # fmt: skip
             else:
                 log.exception("unhandled_error", path=scope["path"], method=scope["method"])
                 response = error_response(500, "internal_error", "Internal server error")

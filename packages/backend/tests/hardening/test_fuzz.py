@@ -49,6 +49,9 @@ def live_api(services: ServiceURLs) -> Iterator[LiveServer]:
         decompose_rate_limit_per_minute=1_000_000,
         max_streams_per_user=1_000,
         companion_reply_timeout_seconds=10,
+        # The suite empties the tables after every test, behind this long-lived server's back:
+        # a cached user would outlive its row.
+        user_cache_ttl_seconds=0,
         environment="test",
     )
     server = LiveServer(settings)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.companion.stream import stream_key
 from app.models import User, WebhookDelivery
+from app.runtime import create_resources
 from app.webhooks import replay_deletions
 from tests.auth.conftest import ApiFactory
 from tests.support.services import ServiceURLs
@@ -54,11 +55,14 @@ async def record_deletions_while_disabled(
 
 
 async def test_replay_applies_each_recorded_deletion_once(
-    api: ApiFactory, auth_headers: Any, db: AsyncSession, redis: Redis, engine: Any
+    api: ApiFactory, auth_headers: Any, db: AsyncSession, redis: Redis, settings_factory: Any
 ) -> None:
     client, user_a = await record_deletions_while_disabled(api, auth_headers, redis)
     assert await users(db) == {"user_a", "user_b", "user_stays"}
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    # As the CLI runs it: a process of its own, whose erasures reach the API's user cache over Redis.
+    cli_resources = create_resources(settings_factory(clerk_webhook_delete_enabled=True))
+    await cli_resources.start()
+    sessions = cli_resources.sessions
 
     dry = await replay_deletions(sessions, redis, dry_run=True)
     assert (dry.found, dry.deleted) == (3, 0)
@@ -74,8 +78,13 @@ async def test_replay_applies_each_recorded_deletion_once(
         "deleted",
         "already_absent",
     ]
-    # The tombstones now hold: the old tokens are refused, late profile updates are skipped.
-    refused = await client.get("/api/v1/users/me", headers=auth_headers("user_a"))
+    # The tombstones now hold: the old tokens are refused (once the API has heard of the erasure,
+    # over Redis), late profile updates are skipped.
+    for _ in range(200):
+        refused = await client.get("/api/v1/users/me", headers=auth_headers("user_a"))
+        if refused.status_code == 401:
+            break
+        await asyncio.sleep(0.01)
     assert refused.json()["error"]["code"] == "user_deleted"
     late = await post(client, event("user.updated", user_data("user_b")))
     assert late.json()["outcome"] == "skipped_deleted"
@@ -83,6 +92,7 @@ async def test_replay_applies_each_recorded_deletion_once(
     again = await replay_deletions(sessions, redis)  # idempotent: nothing left to apply
     assert (again.found, again.deleted, again.already_absent) == (0, 0, 0)
     assert await users(db) == {"user_stays"}
+    await cli_resources.close()
 
 
 async def test_concurrent_runs_apply_a_deletion_once(
