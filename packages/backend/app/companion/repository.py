@@ -32,7 +32,7 @@ from app.kit.locking import advisory_xact_lock
 from app.models import Conversation, EmotionalState, Memory, MemoryTier, Message, ModelUsage
 from app.models.enums import MessageRole, MessageStatus
 
-IN_FLIGHT = ("pending",)
+IN_FLIGHT = (MessageStatus.pending,)
 # The source of the memories formed from the user's own words (formation/service.py).
 COMPANION_SOURCE = "companion"
 
@@ -135,7 +135,7 @@ async def in_flight_reply(session: AsyncSession, conversation_id: uuid.UUID) -> 
         select(Message)
         .where(
             Message.conversation_id == conversation_id,
-            Message.role == "assistant",
+            Message.role == MessageRole.assistant,
             Message.status.in_(IN_FLIGHT),
         )
         .order_by(Message.seq.desc())
@@ -168,7 +168,9 @@ async def get_reply(
 ) -> Message | None:
     """The given assistant message of the conversation, or its latest one."""
     query = select(Message).where(
-        Message.user_id == user_id, Message.conversation_id == conversation_id, Message.role == "assistant"
+        Message.user_id == user_id,
+        Message.conversation_id == conversation_id,
+        Message.role == MessageRole.assistant,
     )
     if message_id is not None:
         query = query.where(Message.id == message_id)
@@ -190,7 +192,7 @@ async def context_messages(
         .where(
             Message.conversation_id == conversation_id,
             Message.seq < before_seq,
-            Message.status == "complete",
+            Message.status == MessageStatus.complete,
         )
         .order_by(Message.seq.desc())
         .limit(limit)
@@ -220,7 +222,7 @@ async def history(
 
 
 async def finish_reply(
-    session: AsyncSession, reply_id: uuid.UUID, *, content: str, status: str, meta: dict[str, Any]
+    session: AsyncSession, reply_id: uuid.UUID, *, content: str, status: MessageStatus, meta: dict[str, Any]
 ) -> bool:
     """Store the outcome of an unfinished reply; False if it was finished already (or erased)."""
     result = await session.execute(
@@ -384,7 +386,9 @@ async def next_unformed(
     query = (
         select(Message, reply)
         .outerjoin(reply, reply.reply_to_id == Message.id)
-        .where(Message.user_id == user_id, Message.role == "user", Message.memories_formed_at.is_(None))
+        .where(
+            Message.user_id == user_id, Message.role == MessageRole.user, Message.memories_formed_at.is_(None)
+        )
         .order_by(Message.seq)
         .limit(1)
     )
@@ -401,7 +405,11 @@ async def unformed_messages(session: AsyncSession, older_than: datetime, limit: 
     """The oldest unformed user message of each user, for the sweeper."""
     rows = await session.scalars(
         select(Message)
-        .where(Message.role == "user", Message.memories_formed_at.is_(None), Message.created_at < older_than)
+        .where(
+            Message.role == MessageRole.user,
+            Message.memories_formed_at.is_(None),
+            Message.created_at < older_than,
+        )
         .ext(distinct_on(Message.user_id))
         .order_by(Message.user_id, Message.seq)
         .limit(limit)

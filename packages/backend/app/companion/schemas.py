@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.kit.pagination import Page
+from app.models.enums import MessageRole, MessageStatus
 
 MAX_MESSAGE_CHARS = 5000
 
@@ -41,9 +42,9 @@ class MessageOut(BaseModel):
 
     id: uuid.UUID
     conversation_id: uuid.UUID
-    role: str
+    role: MessageRole
     content: str
-    status: str
+    status: MessageStatus
     metadata: dict[str, Any] = Field(validation_alias="meta")
     created_at: datetime
 

@@ -30,3 +30,14 @@ def normalise(text: str) -> str:
 def words(text: str) -> list[str]:
     """Lower-case words (letters, digits and apostrophes) of ``text``."""
     return _WORD.findall(normalise(text).lower())
+
+
+def clip(text: str, limit: int, *, whole_words: bool = False) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "…" when cut (at a word boundary
+    with ``whole_words``, for text a person reads as a sentence)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if whole_words and " " in head:
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip() + "…"

@@ -9,8 +9,7 @@ Layout: ``rules.py`` (when a note may go: pure), ``planner.py`` (what to write f
 """
 
 from app.nudges import data as _data  # noqa: F401 - registers the export section and the DCI source
-from app.nudges.activity import RecordsActivity, record_activity
-from app.nudges.channels import Providers, build_providers
+from app.nudges.activity import RecordsActivity
 from app.nudges.router import public_router, router
 from app.nudges.sweep import SweepReport, run_sweep
 from app.nudges.tasks import JOBS
@@ -18,12 +17,9 @@ from app.nudges.tokens import unsubscribe_url
 
 __all__ = [
     "JOBS",
-    "Providers",
     "RecordsActivity",
     "SweepReport",
-    "build_providers",
     "public_router",
-    "record_activity",
     "router",
     "run_sweep",
     "unsubscribe_url",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from app.companion import second_person
+from app.kit.text import clip
 from app.models.enums import NotificationChannel, NotificationKind
 
 BANNED: Final = tuple(
@@ -264,15 +265,13 @@ def render(
     body = template.body.format(**available)
     if channel is NotificationChannel.email and "name" in available:
         body = f"Hi {available['name']},\n\n{body}"
-    content = Content(_clip(title, TITLE_MAX), _clip(body, BODY_MAX[channel]), ctx.links())
+    content = Content(
+        clip(title, TITLE_MAX, whole_words=True), clip(body, BODY_MAX[channel], whole_words=True), ctx.links()
+    )
     if not (is_clean(content.title) and is_clean(content.body)):  # a template must never get here
         fallback = TEMPLATES[(kind, step)][-1]
         return Content(fallback.title.format(**available), fallback.body.format(**available), {})
     return content
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 # --- the model ------------------------------------------------------------------------------------

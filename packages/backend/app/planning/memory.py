@@ -20,6 +20,7 @@ from app import memory
 from app.core.deps import ResourcesDep
 from app.core.embedding import Embedder
 from app.core.errors import Conflict, NotFound
+from app.kit.text import clip
 from app.models import Goal, Mission, MissionSession
 from app.models.enums import GoalStatus
 
@@ -35,11 +36,7 @@ def goal_text(goal: Goal) -> str:
     parts.append(f"Importance {goal.importance}/5.")
     if goal.status != GoalStatus.active:
         parts.append(f"Status: {goal.status}.")
-    return _clip(" ".join(parts))
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
+    return clip(" ".join(parts), MAX_CHARS)
 
 
 def _goal_metadata(goal: Goal) -> dict[str, Any]:
@@ -100,7 +97,7 @@ class GoalMemory:
             self._embedder,
             user_id=mission.user_id,
             tier="task",
-            content=_clip(f"Notes on the mission “{mission.title}”: {row.notes}"),
+            content=clip(f"Notes on the mission “{mission.title}”: {row.notes}", MAX_CHARS),
             source="mission_notes",
             metadata={"kind": "mission_notes", "mission_id": str(mission.id), "session_id": str(row.id)},
             goal_id=mission.goal_id,
@@ -122,7 +119,7 @@ class GoalMemory:
             self._embedder,
             user_id=mission.user_id,
             tier="personal",
-            content=_clip(f"Reflection after “{mission.title}”: {row.reflection}"),
+            content=clip(f"Reflection after “{mission.title}”: {row.reflection}", MAX_CHARS),
             source="mission_reflection",
             metadata=metadata,
         )

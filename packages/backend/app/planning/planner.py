@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from app.kit.text import STOP_WORDS
+from app.kit.text import STOP_WORDS, clip
 from app.models.enums import EnergyLevel, GoalType, ValueCategory
 
 MIN_MILESTONES, MAX_MILESTONES = 3, 7
@@ -110,15 +110,14 @@ _MEASURE: Final = re.compile(
 )
 
 
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def focus_of(title: str) -> str:
     """The goal quoted, to slot into sentences: lead-ins ("I want to") dropped, capitalised."""
     focus = _LEAD_INS.sub("", " ".join(title.split())).rstrip(" .!?") or title.strip()
     return f"“{_clip(focus[0].upper() + focus[1:], 80)}”"
+
+
+def _clip(text: str, limit: int) -> str:
+    return clip(" ".join(text.split()), limit)
 
 
 def _gerund(verb: str) -> str:

@@ -128,7 +128,11 @@ async def _fail(resources: Resources, writer: StreamWriter, job: ReplyJob, messa
     try:
         async with resources.sessions() as session:
             await repository.finish_reply(
-                session, job.reply_id, content=writer.text, status="failed", meta={"error": message}
+                session,
+                job.reply_id,
+                content=writer.text,
+                status=MessageStatus.failed,
+                meta={"error": message},
             )
             await session.commit()
     except Exception as exc:  # noqa: BLE001 - the error event below still goes out
@@ -159,7 +163,7 @@ async def fallback_for_dead_reply(
             )
             await session.commit()
             return await _announce(resources, user_id, reply_id, {"type": "error", "message": INTERRUPTED})
-        if reply.status == "failed":
+        if reply.status == MessageStatus.failed:
             return Fallback([("0-2", {"type": "error", "message": reply.meta.get("error", REPLY_FAILED)})])
         done = {
             "type": "complete",

@@ -31,6 +31,7 @@ from app.companion.stream import INTERRUPTED, StreamWriter, lease_key
 from app.core.embedding import Embedder
 from app.core.jobs import JobContext, Schedule, job, transaction
 from app.core.logging import get_logger
+from app.kit.text import clip
 from app.models import Message
 from app.models.enums import MessageRole, MessageStatus
 
@@ -43,9 +44,6 @@ SOURCE = repository.COMPANION_SOURCE
 
 
 def exchange_text(user_text: str, reply_text: str) -> str:
-    def clip(text: str, limit: int) -> str:
-        return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
     user_part = clip(user_text.strip(), EXCHANGE_USER_CHARS)
     return f"User: {user_part}\nEliza: {clip(reply_text.strip(), EXCHANGE_REPLY_CHARS)}"
 

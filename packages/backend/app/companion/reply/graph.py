@@ -21,9 +21,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import Any, TypedDict
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from arq.connections import ArqRedis
 from langgraph.graph import END, START, StateGraph
@@ -45,6 +44,7 @@ from app.core.embedding import Embedder
 from app.core.jobs import transaction
 from app.core.llm import ChatClient
 from app.core.logging import get_logger
+from app.kit.clock import zone
 from app.models import User
 from app.models.enums import MessageStatus
 from app.planning import CompanionGoalContext
@@ -110,13 +110,6 @@ class TurnState(TypedDict, total=False):
     stored: bool
 
 
-def _zone(name: str | None) -> tzinfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
 def _usage(
     purpose: str, model: str, started: float, prompt: int = 0, completion: int = 0, ok: bool = True
 ) -> dict[str, Any]:
@@ -172,7 +165,7 @@ async def receive_input(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[st
             else None
         )
         return {
-            "local_time": deps.clock().astimezone(_zone(timezone)),
+            "local_time": deps.clock().astimezone(zone(timezone or "UTC")),
             "display_name": display_name,
             "history": [HistoryItem(m.role, m.content) for m in rows],
             "turn_index": sum(1 for m in rows if m.role == "user"),  # within the loaded window
