@@ -310,7 +310,7 @@ def _types(results: dict[str, Scores]) -> str:
 
 
 def main() -> None:
-    from app.cli import run_migrations  # noqa: PLC0415
+    from app.db.migrate import run_migrations  # noqa: PLC0415
     from app.devtools.embedded import start_postgres  # noqa: PLC0415
 
     data = json.loads(DATA.read_text())

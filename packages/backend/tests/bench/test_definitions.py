@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +80,23 @@ def test_soak_meets_its_aims_only_without_errors_memory_growth_or_connection_gro
     failed = Tally(latency={"me": [0.01] * 100})
     failed.errors["GET /api/v1/users/me → 500"] = 1
     assert "**misses the aims**" in summarize(failed, _soak_samples(400_000, 18), 600)
+
+
+def test_every_name_a_benchmark_imports_from_the_app_exists() -> None:
+    """Benchmarks import inside functions (they run for minutes before reaching them), so a moved
+    name would only fail at the end of a long run: check every `from app... import name` here."""
+    missing = []
+    for path in sorted((Path(__file__).parents[2] / "bench").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "app":
+                module = importlib.import_module(node.module)
+                missing += [
+                    f"{path.name}: {node.module}.{alias.name}"
+                    for alias in node.names
+                    if not hasattr(module, alias.name) and not _is_module(f"{node.module}.{alias.name}")
+                ]
+    assert missing == []
+
+
+def _is_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
