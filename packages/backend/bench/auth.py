@@ -141,7 +141,7 @@ def _tokens(key: rsa.RSAPrivateKey) -> list[dict[str, str]]:
 
 
 def _settings_env(database_url: str, redis_url: str, public_pem: str) -> dict[str, str]:
-    """Production settings: nothing beyond what the runbook requires, LOG_LEVEL/LOG_FORMAT default."""
+    """Production settings (runbook), LOG_LEVEL/LOG_FORMAT default, a rate limit that never trips."""
     return {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
@@ -149,6 +149,9 @@ def _settings_env(database_url: str, redis_url: str, public_pem: str) -> dict[st
         "CLERK_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
         "CLERK_JWT_KEY": public_pem,
         "ENVIRONMENT": "production",
+        # 32 users at thousands of requests per second would be refused after 100 each: the limiter
+        # still counts every request in Redis (its cost is measured), it just never says no.
+        "RATE_LIMIT_PER_MINUTE": "100000000",
     }
 
 
@@ -513,7 +516,8 @@ Servers, all on this machine over loopback. The app as the runbook starts it,
 `{uvicorn_command()}`
 (one process, uvloop/httptools, `ENVIRONMENT=production`, so one JSON log line per request:
 {json_lines:,} lines written to a file during the run), with PostgreSQL 16 + pgvector and Redis
-reached over TCP (`DATABASE_URL=postgresql://…@127.0.0.1:<port>/…`). The bare floor,
+reached over TCP (`DATABASE_URL=postgresql://…@127.0.0.1:<port>/…`); the per-user rate limit
+counts every request in Redis but is set high enough never to refuse one. The bare floor,
 `{uvicorn_command(BARE_APP, *bare_args)}`
 (one route; no middleware, logging or database). Load:
 `wrk -t{WRK_THREADS} -c<connections> -d{SECONDS:g}s -s <script>`,

@@ -422,6 +422,8 @@ def _writes(url: str) -> dict[str, dict[str, float]]:
         "CLERK_JWT_KEY": public_pem,
         "ENVIRONMENT": "production",
         "LOG_LEVEL": "WARNING",
+        # The seeded user holds 100k memories, above the default cap (an operator's setting).
+        "MAX_MEMORIES_PER_USER": str(TOTAL + WRITES * 2 + 100),
     }
     rng = np.random.default_rng(17)
     texts = sentences(rng, WRITES * 2 + 40, TEMPLATES)
