@@ -9,6 +9,14 @@ per-user limit, whose routes do not otherwise need Redis) or **fails closed** (5
 ``dependency_unavailable``: chat, its stream and decomposition, which need Redis anyway or may
 call a paid model). ``RedisGuard`` remembers a failure for a few seconds so that while Redis is
 unreachable requests neither wait for a connect timeout nor pile up behind one.
+
+A busy user's requests need not each cost a Redis round trip: with ``RateLeases`` (the default
+per-user limit uses them) a process takes a few of the user's slots at once and spends them locally
+for up to a second. Taken slots are recorded in Redis before they are spent, stamped at the end of
+their second, so the limit is never exceeded across processes; a slot taken and not spent still
+counts, so a user whose pace drops may be refused a few requests early (at most ``LEASE_MAX - 1``
+per process). Leases start at one slot and double only while each is spent within its second, and
+limits below ``LEASE_SHARE * 2`` per window are never leased.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -25,21 +35,28 @@ from app.core.logging import get_logger
 
 log = get_logger(__name__)
 
-# Drop entries older than the window, then admit (and record) the request if there is room;
-# otherwise answer how many milliseconds until the oldest entry leaves the window.
+# Drop entries older than the window, then record up to ARGV[5] requests (stamped ARGV[6], which is
+# ``now`` or, for a lease, the end of its second) if there is room and answer how many; otherwise
+# answer minus the milliseconds until the oldest entry leaves the window.
 _WINDOW = """
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
+local wanted = tonumber(ARGV[5])
+local stamp = tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-if redis.call('ZCARD', key) >= limit then
+local free = limit - redis.call('ZCARD', key)
+if free <= 0 then
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return math.max(1, tonumber(oldest[2]) + window - now)
+  return -math.max(1, tonumber(oldest[2]) + window - now)
 end
-redis.call('ZADD', key, now, ARGV[4])
-redis.call('PEXPIRE', key, window)
-return 0
+local granted = math.min(wanted, free)
+for i = 1, granted do
+  redis.call('ZADD', key, stamp, ARGV[4] .. ':' .. i)
+end
+redis.call('PEXPIRE', key, window + stamp - now)
+return granted
 """
 
 # Slots scored by their expiry time: expired ones (a process that died holding one) are dropped,
@@ -87,6 +104,52 @@ class RedisGuard:
             raise DependencyUnavailable("redis")
 
 
+LEASE_SECONDS = 1.0
+LEASE_MAX = 5  # slots a process takes ahead at most...
+LEASE_SHARE = 20  # ...and never more than 1/20 of the limit
+LEASE_KEYS = 10_000  # users with a lease per process (a dropped lease only wastes its slots)
+
+
+@dataclass
+class _Lease:
+    size: int  # slots taken
+    left: int  # not spent yet
+    until: float  # monotonic end of its second
+
+
+class RateLeases:
+    """Per process: slots of busy users' windows, taken from Redis ahead and spent locally."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._leases: dict[str, _Lease] = {}
+
+    def spend(self, key: str) -> bool:
+        """Admit one request from the key's lease, if it has a slot left within its second."""
+        lease = self._leases.get(key)
+        if lease is None or lease.left <= 0 or self._clock() >= lease.until:
+            return False
+        lease.left -= 1
+        return True
+
+    def wanted(self, key: str, limit: int) -> int:
+        """How many slots to take now: one, or twice the last lease if it was spent in its second."""
+        ceiling = min(LEASE_MAX, limit // LEASE_SHARE)
+        lease = self._leases.get(key)
+        if ceiling <= 1 or lease is None:
+            return 1
+        return min(ceiling, lease.size * 2) if lease.left <= 0 else max(1, lease.size - lease.left)
+
+    def taken(self, key: str, granted: int) -> None:
+        """``granted`` slots were recorded in Redis; this request spends the first."""
+        if len(self._leases) >= LEASE_KEYS and key not in self._leases:
+            now = self._clock()
+            self._leases = {k: v for k, v in self._leases.items() if v.until > now}
+            if len(self._leases) >= LEASE_KEYS:
+                self._leases.clear()
+        self._leases[key] = _Lease(granted, granted - 1, self._clock() + LEASE_SECONDS)
+
+
 async def hit(
     redis: Redis,
     key: str,
@@ -94,19 +157,35 @@ async def hit(
     limit: int,
     window_seconds: int = 60,
     what: str = "requests",
+    leases: RateLeases | None = None,
 ) -> None:
-    """Count one request against ``key``; raise ``RateLimited`` (with Retry-After = seconds until
-    the oldest counted request leaves the window) when over. ``what`` names them in the message.
-    Redis errors propagate (the caller decides whether to fail open)."""
+    """Count one request against ``key`` (taking a lease's worth of slots when ``leases`` says so);
+    raise ``RateLimited`` (with Retry-After = seconds until the oldest counted request leaves the
+    window) when over. ``what`` names them in the message. Redis errors propagate (the caller
+    decides whether to fail open)."""
+    wanted = leases.wanted(key, limit) if leases is not None else 1
     now_ms = int(time.time() * 1000)
-    wait_ms = await redis.eval(  # type: ignore[misc]
-        _WINDOW, 1, key, str(now_ms), str(window_seconds * 1000), str(limit), uuid.uuid4().hex
+    stamp_ms = now_ms if wanted == 1 else now_ms + int(LEASE_SECONDS * 1000)
+    answer = int(
+        await redis.eval(  # type: ignore[misc]
+            _WINDOW,
+            1,
+            key,
+            str(now_ms),
+            str(window_seconds * 1000),
+            str(limit),
+            uuid.uuid4().hex,
+            str(wanted),
+            str(stamp_ms),
+        )
     )
-    if int(wait_ms) > 0:
+    if answer < 0:
         raise RateLimited(
-            math.ceil(int(wait_ms) / 1000),
+            math.ceil(-answer / 1000),
             f"Too many {what}: at most {limit} per {window_seconds} seconds",
         )
+    if leases is not None:
+        leases.taken(key, answer)
 
 
 async def limit(
@@ -118,8 +197,11 @@ async def limit(
     fail_open: bool,
     what: str = "requests",
     window_seconds: int = 60,
+    leases: RateLeases | None = None,
 ) -> None:
     """``hit`` with the failure policy: without a reachable Redis, go on (``fail_open``) or 503."""
+    if leases is not None and leases.spend(key):
+        return
     if redis is None:
         if fail_open:
             return
@@ -129,7 +211,7 @@ async def limit(
             return
         guard.check()
     try:
-        await hit(redis, key, limit=limit, window_seconds=window_seconds, what=what)
+        await hit(redis, key, limit=limit, window_seconds=window_seconds, what=what, leases=leases)
     except RedisError as exc:
         guard.failed(exc)
         if fail_open:

@@ -18,7 +18,7 @@ from app.core.config import Settings
 from app.core.database import create_engine, create_read_session_factory, create_session_factory
 from app.core.embedding import Embedder
 from app.core.llm import ChatModels
-from app.core.ratelimit import RedisGuard
+from app.core.ratelimit import RateLeases, RedisGuard
 from app.core.security import KeyProvider, TokenVerifier, create_key_provider
 from app.core.tokencache import VerifiedTokens
 
@@ -72,6 +72,8 @@ class Resources:
     db_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     # Set for a few seconds after Redis failed, so requests fail (or pass) fast meanwhile.
     redis_guard: RedisGuard = field(default_factory=RedisGuard)
+    # Slots of busy users' request limits taken ahead, so not every request asks Redis.
+    rate_leases: RateLeases = field(default_factory=RateLeases)
     # Set when the process starts shutting down (SIGTERM): open reply streams end with a
     # ``reconnect`` event so their clients resume on another process.
     draining: asyncio.Event = field(default_factory=asyncio.Event)

@@ -4,7 +4,7 @@ routers): ``RATE_LIMIT_PER_MINUTE`` requests per Clerk user per minute, shared b
 It runs after the token is verified (the same, cached, verification ``CurrentUser`` uses) and
 before the user is loaded, so a limited caller costs no database work. It fails open: the routes
 it guards do not otherwise need Redis, so while Redis is down they keep working, unlimited (see
-``app.core.ratelimit``).
+``app.core.ratelimit``). Busy users' slots are leased a few at a time (``RateLeases``).
 """
 
 from __future__ import annotations
@@ -24,4 +24,5 @@ async def per_user_rate_limit(request: Request, claims: Claims) -> None:
         ratelimit.key_for(claims.user_id, "requests"),
         limit=resources.settings.rate_limit_per_minute,
         fail_open=True,
+        leases=resources.rate_leases,
     )

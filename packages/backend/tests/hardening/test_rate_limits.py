@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from redis.asyncio import Redis
 
+from app.core import ratelimit
+from app.core.ratelimit import LEASE_MAX, LEASE_SECONDS, RateLeases
 from tests.auth.conftest import ApiFactory
 
 GOAL = {"title": "Run a marathon", "goal_type": "concrete", "value_category": "health"}
@@ -98,3 +101,61 @@ async def test_decompose_keeps_its_limit_keyed_by_the_clerk_id(api: ApiFactory, 
     goal = (await client.post("/api/v1/goals", json=GOAL, headers=headers)).json()
     assert (await client.post(f"/api/v1/goals/{goal['id']}/decompose", headers=headers)).status_code == 201
     assert_429(await client.post(f"/api/v1/goals/{goal['id']}/decompose", headers=headers))
+
+
+async def evals(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_eval", {}).get("calls", 0))
+
+
+async def test_a_busy_user_takes_slots_a_few_at_a_time_and_the_limit_stays_exact(
+    api: ApiFactory, auth_headers: Any, redis: Redis
+) -> None:
+    """The hot path: a busy user's requests do not each ask Redis, and the 101st is still a 429."""
+    client = await api(rate_limit_per_minute=100)
+    headers = auth_headers("user_quick")
+    before = await evals(redis)
+    for n in range(100):
+        assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200, n
+    asked = await evals(redis) - before
+    # Leases of 1, 2, 4, then LEASE_MAX: about a fifth of the requests ask Redis.
+    assert asked <= 100 // LEASE_MAX + 3, asked
+    assert_429(await client.get("/api/v1/users/me", headers=headers))
+    assert await redis.zcard(ratelimit.key_for("user_quick", "requests")) == 100
+
+
+async def test_leased_slots_never_let_two_processes_exceed_the_limit(
+    api: ApiFactory, auth_headers: Any
+) -> None:
+    first, second = await api(rate_limit_per_minute=60), await api(rate_limit_per_minute=60)
+    headers = auth_headers("user_everywhere")
+    admitted = refused = 0
+    for turn in range(200):  # uneven turns, so each process often holds slots the other lacks
+        client = first if turn % 3 else second
+        status = (await client.get("/api/v1/users/me", headers=headers)).status_code
+        admitted += status == 200
+        refused += status == 429
+    assert admitted == 60 and refused == 140
+
+
+async def test_a_lease_lasts_one_second_and_shrinks_when_the_pace_drops(redis: Redis) -> None:
+    now = [1000.0]
+    leases = RateLeases(clock=lambda: now[0])
+    key = ratelimit.key_for("user_pacing", "requests")
+
+    async def request() -> bool:
+        """True when Redis was asked."""
+        if leases.spend(key):
+            return False
+        await ratelimit.hit(redis, key, limit=100, leases=leases)
+        return True
+
+    assert [await request() for _ in range(7)] == [True, True, False, True, False, False, False]
+    assert leases.wanted(key, 100) == LEASE_MAX  # the lease of 4 was spent within its second
+    assert await request()  # takes 5, spends 1
+    now[0] += LEASE_SECONDS  # its second is over: the 4 left are not spent (they still count)
+    assert await request()  # only one of that lease was spent, so this takes one slot
+    assert await redis.zcard(key) == 7 + 5 + 1
+    assert leases.wanted(key, 100) == 2  # ...spent at once: the next doubles again
+    # Small limits are never leased: every request asks Redis.
+    assert leases.wanted(ratelimit.key_for("user_small", "requests"), 2 * 20 - 1) == 1
