@@ -41,7 +41,7 @@ from app.devtools.embedded import start_postgres
 from app.memory import repository, service
 from app.memory.embeddings import LOCAL_TUNING, LocalEmbedder, MemoryTuning
 from bench import report
-from bench.servers import uvicorn_server
+from bench.servers import tcp_redis, uvicorn_server
 
 TOTAL = int(os.environ.get("MEMORY_LATENCY_TOTAL", "1000000"))
 USER_ROWS = int(os.environ.get("MEMORY_LATENCY_USER_ROWS", "100000"))
@@ -415,8 +415,10 @@ def _writes(url: str) -> dict[str, dict[str, float]]:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+    redis = tcp_redis(PG_DIR.parent / "delight-bench-writes-redis")
     env = {
         "DATABASE_URL": url,
+        "REDIS_URL": redis.url,  # as in production: the user cache, activity coalescing, rate limits
         "CLERK_SECRET_KEY": "sk_live_bench" + secrets.token_hex(16),
         "CLERK_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
         "CLERK_JWT_KEY": public_pem,
@@ -424,6 +426,8 @@ def _writes(url: str) -> dict[str, dict[str, float]]:
         "LOG_LEVEL": "WARNING",
         # The seeded user holds 100k memories, above the default cap (an operator's setting).
         "MAX_MEMORIES_PER_USER": str(TOTAL + WRITES * 2 + 100),
+        # One client writing as fast as it can would be refused after 100 requests a minute.
+        "RATE_LIMIT_PER_MINUTE": "100000000",
     }
     rng = np.random.default_rng(17)
     texts = sentences(rng, WRITES * 2 + 40, TEMPLATES)
@@ -442,37 +446,40 @@ def _writes(url: str) -> dict[str, dict[str, float]]:
         return {"Authorization": "Bearer " + jwt.encode(claims, key, algorithm="RS256", headers={"kid": "b"})}
 
     log = PG_DIR.parent / "delight-bench-writes.log"
-    with uvicorn_server(env, log) as (base, _), httpx.Client(base_url=base, timeout=30) as http:
-        for label, subject in (("big", "bench_big"), ("small", "bench_small_0")):
-            auth = headers(subject)
-            floor: list[float] = []
-            samples: list[float] = []
-            for i in range(WRITES + 20):
-                body = {
-                    "tier": "task",
-                    "content": f"{texts.pop()} (written {i} {secrets.token_hex(3)})",
-                    "source": WRITE_SOURCE,
+    try:
+        with uvicorn_server(env, log) as (base, _), httpx.Client(base_url=base, timeout=30) as http:
+            for label, subject in (("big", "bench_big"), ("small", "bench_small_0")):
+                auth = headers(subject)
+                floor: list[float] = []
+                samples: list[float] = []
+                for i in range(WRITES + 20):
+                    body = {
+                        "tier": "task",
+                        "content": f"{texts.pop()} (written {i} {secrets.token_hex(3)})",
+                        "source": WRITE_SOURCE,
+                    }
+                    started = time.perf_counter()
+                    response = http.post("/api/v1/memories", json=body, headers=auth)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    if response.status_code not in (200, 201):
+                        raise RuntimeError(f"POST /memories answered {response.status_code}: {response.text}")
+                    started = time.perf_counter()
+                    me = http.get("/api/v1/users/me", headers=auth)
+                    floor_ms = (time.perf_counter() - started) * 1000
+                    if me.status_code != 200:
+                        raise RuntimeError(f"GET /users/me answered {me.status_code}")
+                    if i >= 20:  # warm-up: connections, prepared statements
+                        samples.append(elapsed)
+                        floor.append(floor_ms)
+                results[label] = {
+                    "p50": percentile(samples, 50),
+                    "p95": percentile(samples, 95),
+                    "p99": percentile(samples, 99),
+                    "floor_p50": percentile(floor, 50),
                 }
-                started = time.perf_counter()
-                response = http.post("/api/v1/memories", json=body, headers=auth)
-                elapsed = (time.perf_counter() - started) * 1000
-                if response.status_code not in (200, 201):
-                    raise RuntimeError(f"POST /memories answered {response.status_code}: {response.text}")
-                started = time.perf_counter()
-                me = http.get("/api/v1/users/me", headers=auth)
-                floor_ms = (time.perf_counter() - started) * 1000
-                if me.status_code != 200:
-                    raise RuntimeError(f"GET /users/me answered {me.status_code}")
-                if i >= 20:  # warm-up: connections, prepared statements
-                    samples.append(elapsed)
-                    floor.append(floor_ms)
-            results[label] = {
-                "p50": percentile(samples, 50),
-                "p95": percentile(samples, 95),
-                "p99": percentile(samples, 99),
-                "floor_p50": percentile(floor, 50),
-            }
-            print(f"  POST /memories {label}: {results[label]}", flush=True)
+                print(f"  POST /memories {label}: {results[label]}", flush=True)
+    finally:
+        redis.stop()
     return results
 
 
@@ -534,10 +541,11 @@ recall@10 of the HNSW path against exact search (big user, 100 queries, vector s
 As configured (ef_search={LOCAL_TUNING.hnsw_ef_search}, exact fallback when the filtered index scan
 returns fewer than 10): recall@10 = {results["configured_recall"]:.3f}.
 
-Writes: `POST /api/v1/memories` through uvicorn (one worker, production settings), one sequential
+Writes: `POST /api/v1/memories` through uvicorn (one worker, production settings with Redis; the
+memory cap and the rate limit raised so that neither refuses the benchmark's writer), one sequential
 client, {WRITES} new single-sentence memories per user after 20 warm-up writes (embedding, exact and
-near-duplicate checks, insert into the HNSW, GIN and b-tree indexes, commit). Floor: `GET
-/api/v1/users/me` (token check + user lookup) in the same run.
+near-duplicate checks, the per-user memory cap's count, insert into the HNSW, GIN and b-tree
+indexes, commit). Floor: `GET /api/v1/users/me` (token check + user lookup) in the same run.
 
 | writer | p50 ms | p95 ms | p99 ms | floor p50 ms |
 | --- | --- | --- | --- | --- |
