@@ -16,11 +16,13 @@ for up to a second. Taken slots are recorded in Redis before they are spent, sta
 their second, so the limit is never exceeded across processes; a slot taken and not spent still
 counts, so a user whose pace drops may be refused a few requests early (at most ``LEASE_MAX - 1``
 per process). Leases start at one slot and double only while each is spent within its second, and
-limits below ``LEASE_SHARE * 2`` per window are never leased.
+limits below ``LEASE_SHARE * 2`` per window are never leased. With ``RateBatch`` the checks of one
+turn of the event loop (many users' requests at once) share one Redis call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import uuid
@@ -35,28 +37,35 @@ from app.core.logging import get_logger
 
 log = get_logger(__name__)
 
-# Drop entries older than the window, then record up to ARGV[5] requests (stamped ARGV[6], which is
-# ``now`` or, for a lease, the end of its second) if there is room and answer how many; otherwise
-# answer minus the milliseconds until the oldest entry leaves the window.
+# For each key (several users' checks go in one call): drop entries older than the window, then
+# record up to ``wanted`` requests (stamped ``stamp``: ``now`` or, for a lease, the end of its
+# second) if there is room and answer how many; otherwise answer minus the milliseconds until the
+# oldest entry leaves the window. ARGV: now, then five values per key.
 _WINDOW = """
-local key = KEYS[1]
 local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-local wanted = tonumber(ARGV[5])
-local stamp = tonumber(ARGV[6])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local free = limit - redis.call('ZCARD', key)
-if free <= 0 then
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return -math.max(1, tonumber(oldest[2]) + window - now)
+local answers = {}
+for i, key in ipairs(KEYS) do
+  local at = 2 + (i - 1) * 5
+  local window = tonumber(ARGV[at])
+  local limit = tonumber(ARGV[at + 1])
+  local member = ARGV[at + 2]
+  local wanted = tonumber(ARGV[at + 3])
+  local stamp = tonumber(ARGV[at + 4])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local free = limit - redis.call('ZCARD', key)
+  if free <= 0 then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    answers[i] = -math.max(1, tonumber(oldest[2]) + window - now)
+  else
+    local granted = math.min(wanted, free)
+    for n = 1, granted do
+      redis.call('ZADD', key, stamp, member .. ':' .. n)
+    end
+    redis.call('PEXPIRE', key, window + stamp - now)
+    answers[i] = granted
+  end
 end
-local granted = math.min(wanted, free)
-for i = 1, granted do
-  redis.call('ZADD', key, stamp, ARGV[4] .. ':' .. i)
-end
-redis.call('PEXPIRE', key, window + stamp - now)
-return granted
+return answers
 """
 
 # Slots scored by their expiry time: expired ones (a process that died holding one) are dropped,
@@ -150,6 +159,66 @@ class RateLeases:
         self._leases[key] = _Lease(granted, granted - 1, self._clock() + LEASE_SECONDS)
 
 
+@dataclass(frozen=True)
+class _Check:
+    key: str
+    window_ms: int
+    limit: int
+    wanted: int
+    stamp_ms: int
+
+    def args(self) -> list[str]:
+        return [str(self.window_ms), str(self.limit), uuid.uuid4().hex, str(self.wanted), str(self.stamp_ms)]
+
+
+async def _run(redis: Redis, checks: list[_Check], now_ms: int) -> list[int]:
+    """One script call for all ``checks``; Redis errors propagate."""
+    args = [str(now_ms)] + [arg for check in checks for arg in check.args()]
+    answers = await redis.eval(_WINDOW, len(checks), *[c.key for c in checks], *args)  # type: ignore[misc]
+    return [int(answer) for answer in answers]
+
+
+class RateBatch:
+    """Per process: the checks that reach ``hit`` in one turn of the event loop go to Redis in one
+    call, so that many users' requests share a round trip (its client CPU is most of what a
+    limit costs). A check waits at most for the call already in flight."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[_Check, asyncio.Future[int]]] = []
+        self._redis: Redis | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    async def check(self, redis: Redis, check: _Check) -> int:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append((check, future))
+        if len(self._pending) == 1:
+            self._redis = redis
+            asyncio.get_running_loop().call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(self._send(self._redis, batch))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    @staticmethod
+    async def _send(redis: Redis | None, batch: list[tuple[_Check, asyncio.Future[int]]]) -> None:
+        try:
+            assert redis is not None
+            answers = await _run(redis, [check for check, _ in batch], int(time.time() * 1000))
+        except BaseException as exc:  # noqa: BLE001 - every waiting check gets the failure
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else RedisError(repr(exc)))
+            if not isinstance(exc, Exception):
+                raise  # cancelled (shutdown): the waiters were told above
+            return
+        for (_, future), answer in zip(batch, answers, strict=True):
+            if not future.done():
+                future.set_result(answer)
+
+
 async def hit(
     redis: Redis,
     key: str,
@@ -158,27 +227,20 @@ async def hit(
     window_seconds: int = 60,
     what: str = "requests",
     leases: RateLeases | None = None,
+    batch: RateBatch | None = None,
 ) -> None:
-    """Count one request against ``key`` (taking a lease's worth of slots when ``leases`` says so);
-    raise ``RateLimited`` (with Retry-After = seconds until the oldest counted request leaves the
-    window) when over. ``what`` names them in the message. Redis errors propagate (the caller
-    decides whether to fail open)."""
+    """Count one request against ``key`` (taking a lease's worth of slots when ``leases`` says so,
+    in a shared call when ``batch`` is given); raise ``RateLimited`` (with Retry-After = seconds
+    until the oldest counted request leaves the window) when over. ``what`` names them in the
+    message. Redis errors propagate (the caller decides whether to fail open)."""
     wanted = leases.wanted(key, limit) if leases is not None else 1
     now_ms = int(time.time() * 1000)
     stamp_ms = now_ms if wanted == 1 else now_ms + int(LEASE_SECONDS * 1000)
-    answer = int(
-        await redis.eval(  # type: ignore[misc]
-            _WINDOW,
-            1,
-            key,
-            str(now_ms),
-            str(window_seconds * 1000),
-            str(limit),
-            uuid.uuid4().hex,
-            str(wanted),
-            str(stamp_ms),
-        )
-    )
+    check = _Check(key, window_seconds * 1000, limit, wanted, stamp_ms)
+    if batch is not None:
+        answer = await batch.check(redis, check)
+    else:
+        [answer] = await _run(redis, [check], now_ms)
     if answer < 0:
         raise RateLimited(
             math.ceil(-answer / 1000),
@@ -198,6 +260,7 @@ async def limit(
     what: str = "requests",
     window_seconds: int = 60,
     leases: RateLeases | None = None,
+    batch: RateBatch | None = None,
 ) -> None:
     """``hit`` with the failure policy: without a reachable Redis, go on (``fail_open``) or 503."""
     if leases is not None and leases.spend(key):
@@ -211,7 +274,9 @@ async def limit(
             return
         guard.check()
     try:
-        await hit(redis, key, limit=limit, window_seconds=window_seconds, what=what, leases=leases)
+        await hit(
+            redis, key, limit=limit, window_seconds=window_seconds, what=what, leases=leases, batch=batch
+        )
     except RedisError as exc:
         guard.failed(exc)
         if fail_open:

@@ -18,7 +18,7 @@ from app.core.config import Settings
 from app.core.database import create_engine, create_read_session_factory, create_session_factory
 from app.core.embedding import Embedder
 from app.core.llm import ChatModels
-from app.core.ratelimit import RateLeases, RedisGuard
+from app.core.ratelimit import RateBatch, RateLeases, RedisGuard
 from app.core.security import KeyProvider, TokenVerifier, create_key_provider
 from app.core.tokencache import VerifiedTokens
 
@@ -74,6 +74,8 @@ class Resources:
     redis_guard: RedisGuard = field(default_factory=RedisGuard)
     # Slots of busy users' request limits taken ahead, so not every request asks Redis.
     rate_leases: RateLeases = field(default_factory=RateLeases)
+    # ...and the other checks of one event-loop turn share one Redis call.
+    rate_batch: RateBatch = field(default_factory=RateBatch)
     # Set when the process starts shutting down (SIGTERM): open reply streams end with a
     # ``reconnect`` event so their clients resume on another process.
     draining: asyncio.Event = field(default_factory=asyncio.Event)

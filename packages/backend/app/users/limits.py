@@ -25,4 +25,5 @@ async def per_user_rate_limit(request: Request, claims: Claims) -> None:
         limit=resources.settings.rate_limit_per_minute,
         fail_open=True,
         leases=resources.rate_leases,
+        batch=resources.rate_batch,
     )

@@ -3,6 +3,7 @@ limits, keyed by the Clerk user id and shared by every process; 429 with Retry-A
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -159,3 +160,21 @@ async def test_a_lease_lasts_one_second_and_shrinks_when_the_pace_drops(redis: R
     assert leases.wanted(key, 100) == 2  # ...spent at once: the next doubles again
     # Small limits are never leased: every request asks Redis.
     assert leases.wanted(ratelimit.key_for("user_small", "requests"), 2 * 20 - 1) == 1
+
+
+async def test_checks_of_many_users_at_once_share_redis_calls(
+    api: ApiFactory, auth_headers: Any, redis: Redis
+) -> None:
+    """Concurrent requests of different users (no leases help them) are checked in shared calls,
+    and each user's limit still holds exactly."""
+    client = await api(rate_limit_per_minute=2)
+    users = [auth_headers(f"user_crowd_{n}") for n in range(12)]
+    for headers in users:  # provision them (and spend one of each user's two requests)
+        assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
+    before = await evals(redis)
+    second = await asyncio.gather(*(client.get("/api/v1/users/me", headers=h) for h in users))
+    third = await asyncio.gather(*(client.get("/api/v1/users/me", headers=h) for h in users))
+    asked = await evals(redis) - before
+    assert [r.status_code for r in second] == [200] * 12
+    assert [r.status_code for r in third] == [429] * 12
+    assert asked < 12, asked  # 24 checks, far fewer calls
