@@ -184,11 +184,13 @@ async def test_an_expired_token_is_not_served_from_the_verified_tokens(
     app_factory: Any, settings_factory: Any, signing_key: Any
 ) -> None:
     app = await app_factory(settings_factory(clerk_jwt_leeway_seconds=0))
-    token = signing_key.mint("user_short", exp=int(time.time()) + 1)
+    # Valid for 2–3 s: long enough for the first request on a loaded machine.
+    expires = int(time.time()) + 3
+    token = signing_key.mint("user_short", exp=expires)
     async with client_for(app) as http:
         assert (await http.get(ME, headers={"Authorization": f"Bearer {token}"})).status_code == 200
         assert len(app.state.resources.verified_tokens) == 1
-        await asyncio.sleep(max(0.0, int(time.time()) + 1 - time.time()) + 0.05)
+        await asyncio.sleep(max(0.0, expires - time.time()) + 0.05)
         response = await http.get(ME, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401 and response.json()["error"]["code"] == "expired"
 
