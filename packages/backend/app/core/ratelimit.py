@@ -207,7 +207,7 @@ class RateBatch:
         try:
             assert redis is not None
             answers = await _run(redis, [check for check, _ in batch], int(time.time() * 1000))
-        except BaseException as exc:  # noqa: BLE001 - every waiting check gets the failure
+        except BaseException as exc:  # every waiting check gets the failure, cancellation included
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc if isinstance(exc, Exception) else RedisError(repr(exc)))
