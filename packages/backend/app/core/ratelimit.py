@@ -150,13 +150,16 @@ class RateLeases:
         return min(ceiling, lease.size * 2) if lease.left <= 0 else max(1, lease.size - lease.left)
 
     def taken(self, key: str, granted: int) -> None:
-        """``granted`` slots were recorded in Redis; this request spends the first."""
+        """``granted`` slots were recorded in Redis; this request spends the first. Slots still
+        left of a lease taken meanwhile (a concurrent request of the same user) are kept."""
+        now = self._clock()
         if len(self._leases) >= LEASE_KEYS and key not in self._leases:
-            now = self._clock()
             self._leases = {k: v for k, v in self._leases.items() if v.until > now}
             if len(self._leases) >= LEASE_KEYS:
                 self._leases.clear()
-        self._leases[key] = _Lease(granted, granted - 1, self._clock() + LEASE_SECONDS)
+        current = self._leases.get(key)
+        kept = current.left if current is not None and current.until > now else 0
+        self._leases[key] = _Lease(granted, granted - 1 + kept, now + LEASE_SECONDS)
 
 
 @dataclass(frozen=True)

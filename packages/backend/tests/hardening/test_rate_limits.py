@@ -178,3 +178,14 @@ async def test_checks_of_many_users_at_once_share_redis_calls(
     assert [r.status_code for r in second] == [200] * 12
     assert [r.status_code for r in third] == [429] * 12
     assert asked < 12, asked  # 24 checks, far fewer calls
+
+
+async def test_concurrent_leases_of_one_user_keep_every_slot(redis: Redis) -> None:
+    now = [0.0]
+    leases = RateLeases(clock=lambda: now[0])
+    key = ratelimit.key_for("user_twice", "requests")
+    leases.taken(key, 1)  # spent at once: the next two requests each want 2
+    await asyncio.gather(*(ratelimit.hit(redis, key, limit=100, leases=leases) for _ in range(2)))
+    # 4 slots taken in Redis, 2 spent by the two requests: both leases' spare slots are usable.
+    assert await redis.zcard(key) == 4
+    assert [leases.spend(key) for _ in range(3)] == [True, True, False]
