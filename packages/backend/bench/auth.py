@@ -11,7 +11,9 @@ keep-alive connections from ``wrk`` (``-t AUTH_BENCH_WRK_THREADS``, default 1):
 The real app runs as the runbook says: ``uvicorn main:app`` (one process, uvloop/httptools),
 ``ENVIRONMENT=production`` (so JSON logs, one line per request, written to a file), PostgreSQL
 16 + pgvector and Redis embedded but reached over TCP on loopback, like a database on the network.
-Users are provisioned before measuring (the steady state, not the one-off insert). Each level runs
+AUTH_BENCH_USERS (default 32) users' tokens are cycled through; they are provisioned before
+measuring (the steady state, not the one-off insert); the per-user rate limit checks every request
+but is set never to refuse one. Each level runs
 AUTH_BENCH_ROUNDS rounds of AUTH_BENCH_SECONDS per endpoint, rotating the endpoint order per round
 so a neighbour's load on the shared machine does not favour one of them. Reported per level:
 req/s, p50/p99 latency (wrk's), errors, server CPU per request, and the ratios ``/`` ÷ bare and
