@@ -101,6 +101,19 @@ def is_unavailable(error: BaseException) -> bool:
     return isinstance(error, OSError | TimeoutError)  # e.g. a refused connection, not wrapped
 
 
+def is_transient_conflict(error: BaseException) -> bool:
+    """Whether PostgreSQL aborted the statement to resolve a conflict with another transaction
+    (a deadlock, a serialization failure): nothing is wrong with the request, and the same request
+    later succeeds, so it answers 503 with Retry-After rather than 500."""
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    for cause in (error.orig, getattr(error.orig, "__cause__", None)):
+        code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if code in _CONFLICT_SQLSTATES:
+            return True
+    return False
+
+
 def _driver_unavailable(error: BaseException | None) -> bool:
     if error is None:
         return False
@@ -115,5 +128,7 @@ def _driver_unavailable(error: BaseException | None) -> bool:
 # SQLSTATEs of a server going away or refusing connections: admin/crash shutdown, starting up or
 # shutting down, too many connections (class 08, connection exceptions, is matched as a whole).
 _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+# deadlock_detected, serialization_failure: PostgreSQL chose this transaction to abort.
+_CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})
 # asyncpg's own errors for a connection that is gone.
 _UNAVAILABLE_DRIVER_ERRORS = frozenset({"ConnectionDoesNotExistError", "ConnectionFailureError"})

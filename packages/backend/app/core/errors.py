@@ -20,7 +20,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.database import is_unavailable
+from app.core.database import is_transient_conflict, is_unavailable
 from app.core.logging import get_logger, request_id_var
 
 log = get_logger(__name__)
@@ -263,11 +263,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 def dependency_of(exc: BaseException) -> str | None:
     """``"redis"`` or ``"database"`` when ``exc`` means that dependency is down or unreachable
-    (connection refused or lost, timed out, pool exhausted); ``None`` for anything else, such as
-    a query error, which stays a 500."""
+    (connection refused or lost, timed out, pool exhausted) or, for the database, aborted the
+    transaction to resolve a deadlock; ``None`` for anything else, such as a query error, which
+    stays a 500."""
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
         return "redis"
-    if is_unavailable(exc):  # by SQLSTATE and driver error (app/core/database.py)
+    if is_unavailable(exc) or is_transient_conflict(exc):  # by SQLSTATE and driver error
         return "database"
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return "database"

@@ -83,15 +83,20 @@ async def test_erasing_and_recreating_the_account_does_not_reset_the_limit(
 async def test_chat_has_its_own_lower_limit(api: ApiFactory, auth_headers: Any) -> None:
     client = await api(companion_chat_rate_limit_per_minute=2, companion_provider="offline")
     headers = auth_headers("user_chatty")
+    accepted = []
     for _ in range(2):
         response = await client.post("/api/v1/companion/chat", json={"message": "hi"}, headers=headers)
         assert response.status_code == 202, response.text
+        accepted.append(response.json())
     limited = await client.post("/api/v1/companion/chat", json={"message": "hi"}, headers=headers)
     assert_429(limited)
     assert limited.json()["error"]["message"] == "Too many messages: at most 2 per 60 seconds"
     # Reads are still allowed: only the default limit applies to them.
     assert (await client.get("/api/v1/companion/history", headers=headers)).status_code == 200
-    # After erasure and re-provisioning the chat limit still holds (Clerk id keys).
+    # After erasure and re-provisioning the chat limit still holds (Clerk id keys). The replies are
+    # read to their end first: erasing during a reply is another test's subject.
+    for reply in accepted:
+        assert (await client.get(reply["stream_url"], headers=headers)).status_code == 200
     assert (await client.delete("/api/v1/users/me", headers=headers)).status_code == 204
     assert_429(await client.post("/api/v1/companion/chat", json={"message": "hi"}, headers=headers))
 
