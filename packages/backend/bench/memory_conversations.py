@@ -40,13 +40,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import numpy as np
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench import report
-from bench.servers import uvicorn_server
+from bench.servers import session_headers, uvicorn_server
 
 DATA = Path(__file__).parent / "data" / "memory_conversations.json"
 PG_DIR = Path(os.environ.get("BENCH_PG_DIR_CONVERSATIONS", "/tmp/delight-conversations-pg"))  # noqa: S108
@@ -145,17 +144,7 @@ class Scores:
 
 
 def _token(key: rsa.RSAPrivateKey, subject: str) -> dict[str, str]:
-    now = int(time.time())
-    claims = {
-        "sub": subject,
-        "sid": f"sess_{subject}",
-        "azp": AZP,
-        "iat": now,
-        "nbf": now - 5,
-        "exp": now + 7200,
-    }
-    signed = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "ins_bench"})
-    return {"Authorization": f"Bearer {signed}"}
+    return session_headers(key, subject, azp=AZP)
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -28,7 +28,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-import jwt
 import numpy as np
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -41,7 +40,7 @@ from app.devtools.embedded import start_postgres
 from app.memory import repository, service
 from app.memory.embeddings import LOCAL_TUNING, LocalEmbedder, MemoryTuning
 from bench import report
-from bench.servers import tcp_redis, uvicorn_server
+from bench.servers import session_headers, tcp_redis, uvicorn_server
 
 TOTAL = int(os.environ.get("MEMORY_LATENCY_TOTAL", "1000000"))
 USER_ROWS = int(os.environ.get("MEMORY_LATENCY_USER_ROWS", "100000"))
@@ -434,16 +433,7 @@ def _writes(url: str) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
 
     def headers(subject: str) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "sub": subject,
-            "sid": f"sess_{subject}",
-            "azp": AZP,
-            "iat": now,
-            "nbf": now - 5,
-            "exp": now + 7200,
-        }
-        return {"Authorization": "Bearer " + jwt.encode(claims, key, algorithm="RS256", headers={"kid": "b"})}
+        return session_headers(key, subject, kid="b", azp=AZP)
 
     log = PG_DIR.parent / "delight-bench-writes.log"
     try:

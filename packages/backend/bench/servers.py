@@ -132,3 +132,22 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def session_headers(
+    key: Any, subject: str, *, kid: str = "ins_bench", azp: str = "http://localhost:3000"
+) -> dict[str, str]:
+    """A Clerk-shaped session token for ``subject`` (valid two hours), signed with ``key``, as the
+    ``Authorization`` header a signed-in client sends."""
+    import jwt  # noqa: PLC0415 - only the benchmarks that sign in need it
+
+    now = int(time.time())
+    claims = {
+        "sub": subject,
+        "sid": f"sess_{subject}",
+        "azp": azp,
+        "iat": now,
+        "nbf": now - 5,
+        "exp": now + 7200,
+    }
+    return {"Authorization": "Bearer " + jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})}
